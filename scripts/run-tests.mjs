@@ -1,0 +1,56 @@
+// Runs every compiled test (dist/**/*.test.js) with node's test runner, files in parallel, then
+// fails if a test left an etcd process or a temp dir behind. Extra arguments name test files or
+// name patterns: `npm test -- dist/engine/up.test.js`.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const PREFIX = 'steward-test-';
+const args = process.argv.slice(2);
+const files = args.filter((a) => a.endsWith('.js'));
+const rest = args.filter((a) => !a.endsWith('.js'));
+
+function collect(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return collect(full);
+    return entry.name.endsWith('.test.js') ? [full] : [];
+  });
+}
+
+const targets = files.length > 0 ? files : collect('dist').sort();
+const concurrency = process.env.STEWARD_TEST_CONCURRENCY ?? '4';
+const result = spawnSync(
+  process.execPath,
+  ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...rest, ...targets],
+  { stdio: 'inherit' },
+);
+
+// Leftovers: etcd processes whose command line points into a test temp dir, and the dirs.
+const leftovers = [];
+for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+  let cmdline = '';
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    continue;
+  }
+  if (cmdline.includes(path.join(os.tmpdir(), PREFIX)) && /(^|\/)etcd\0/.test(cmdline)) {
+    leftovers.push(`etcd process ${pid}`);
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+for (const entry of readdirSync(os.tmpdir()).filter((e) => e.startsWith(PREFIX))) {
+  leftovers.push(`temp dir ${path.join(os.tmpdir(), entry)}`);
+  rmSync(path.join(os.tmpdir(), entry), { recursive: true, force: true });
+}
+if (leftovers.length > 0) {
+  console.error(`\ntests left things behind (now removed):\n  ${leftovers.join('\n  ')}`);
+  process.exit(1);
+}
+process.exit(result.status ?? 1);

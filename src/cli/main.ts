@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+/**
+ * The etcd-steward command line. Parses flags, calls one command, prints, and is the only place
+ * that exits: 0 ok, 1 failure, 2 bad usage or input.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { StewardError, describeError } from '../errors.js';
+import { downCommand } from './commands/down.js';
+import { installEtcdCommand } from './commands/install-etcd.js';
+import { statusCommand } from './commands/status.js';
+import { upCommand } from './commands/up.js';
+import type { GlobalOptions } from './context.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** Builds the program; each action stores its exit code in `exit`. */
+export function buildProgram(exit: { code: number }): Command {
+  const program = new Command('etcd-steward')
+    .description('Runs, backs up, restores, watches and defragments etcd clusters.')
+    .version(pkg.version, '-v, --version')
+    .option('-c, --config <file>', 'cluster spec (default: ./steward.yaml)')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option('--endpoints <list>', 'comma-separated member endpoints (env ETCDCTL_ENDPOINTS)')
+    .option('--cacert <file>', 'verify members with this CA bundle (env ETCDCTL_CACERT)')
+    .option('--cert <file>', 'client certificate (env ETCDCTL_CERT)')
+    .option('--key <file>', 'client key (env ETCDCTL_KEY)')
+    .option('--insecure-skip-tls-verify', 'do not verify member certificates (env ETCDCTL_INSECURE_SKIP_TLS_VERIFY)')
+    .option('--user <name[:password]>', 'user for authentication (env ETCDCTL_USER)')
+    .option('--password <password>', 'password for --user (env ETCDCTL_PASSWORD; prefer the env)')
+    .option('--dial-timeout <duration>', 'time to connect to a member (env ETCDCTL_DIAL_TIMEOUT)', undefined)
+    .option('--command-timeout <duration>', 'time for one request (env ETCDCTL_COMMAND_TIMEOUT)', undefined)
+    .option('--etcd-bin <file>', 'etcd binary to run (env ETCD_BIN); etcdctl/etcdutl beside it')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) });
+
+  const globals = (command: Command) => command.optsWithGlobals<GlobalOptions>();
+  const run = (fn: () => Promise<number>) => async () => {
+    exit.code = await fn();
+  };
+
+  program
+    .command('up')
+    .description("start the spec's local cluster and wait until it is healthy (foreground until Ctrl-C)")
+    .option('-d, --detach', 'return once healthy and leave the members running')
+    .action(function (this: Command) {
+      return run(() => upCommand(globals(this)))();
+    });
+
+  program
+    .command('down')
+    .description("stop the spec's local cluster (SIGTERM, then SIGKILL after 10 s)")
+    .option('--purge', "also remove the members' data and logs")
+    .action(function (this: Command) {
+      return run(() => downCommand(globals(this)))();
+    });
+
+  program
+    .command('status')
+    .description('one row per member: etcdctl endpoint status columns + health, fragmentation, quota use, alarms; exit 1 unless all healthy')
+    .action(function (this: Command) {
+      return run(() => statusCommand(globals(this)))();
+    });
+
+  program
+    .command('install-etcd')
+    .description('install etcd, etcdctl and etcdutl of the given lines (3.5 3.6 3.7; default all) into the cache')
+    .argument('[lines...]', 'release lines')
+    .action((lines: string[]) => run(() => installEtcdCommand(lines))());
+
+  return program;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const exit = { code: 0 };
+  const program = buildProgram(exit);
+  try {
+    if (argv.length <= 2) {
+      program.outputHelp();
+      return 2;
+    }
+    await program.parseAsync([...argv]);
+    return exit.code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      process.stderr.write("run 'etcd-steward --help' for the commands and flags\n");
+      return 2;
+    }
+    if (error instanceof StewardError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      if (error.hint) process.stderr.write(`hint: ${error.hint}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`error: ${describeError(error)}\n`);
+    if (process.env['ETCD_STEWARD_DEBUG']) console.error(error);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv);
+// Members started in the foreground are stopped by then; detached ones are unref'd. Leave no handle open.
+process.exit();

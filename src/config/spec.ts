@@ -1,0 +1,195 @@
+/**
+ * The cluster spec (steward.yaml): its schema, defaults and the typed object every command reads.
+ * Sizes accept `8GiB`/`512MiB`, durations `1h`/`30s`; secrets are never written in the spec itself,
+ * only the file or environment variable that holds them.
+ */
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+/** etcd release lines we run and test against. */
+export const SUPPORTED_LINES = ['3.5', '3.6', '3.7'] as const;
+export type EtcdLine = (typeof SUPPORTED_LINES)[number];
+
+/** A size field: a number of bytes or a string such as `8GiB`; always bytes once parsed. */
+const size = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  try {
+    return parseSize(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+const duration = z.string().transform((value, ctx) => {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+const etcdLine = z
+  .union([z.string(), z.number()])
+  .transform((value) => String(value))
+  .transform((value, ctx): EtcdLine => {
+    const line = /^(\d+\.\d+)(\.\d+)?$/.exec(value)?.[1];
+    if (line && (SUPPORTED_LINES as readonly string[]).includes(line)) return line as EtcdLine;
+    const outOfSupport = line !== undefined && Number(line.split('.')[1]) < 5 && line.startsWith('3.');
+    ctx.addIssue({
+      code: 'custom',
+      message: outOfSupport
+        ? `etcd ${line} is out of support; use one of ${SUPPORTED_LINES.join(', ')}`
+        : `'${value}' is not a supported etcd line; use one of ${SUPPORTED_LINES.join(', ')}`,
+    });
+    return z.NEVER;
+  });
+
+const port = z.union([z.literal('auto'), z.number().int().min(1).max(65535)]);
+
+const fileTls = z.strictObject({
+  /** Certificate the members present (local runtime). */
+  certFile: z.string(),
+  keyFile: z.string(),
+  /** Require and verify client certificates signed by `caFile`. */
+  clientCertAuth: z.boolean().default(false),
+});
+
+const peerTls = fileTls.extend({ caFile: z.string().optional() });
+
+const tls = z.strictObject({
+  /** CA bundle that signed the members' certificates: clients verify with it (etcdctl --cacert). */
+  caFile: z.string().optional(),
+  /** Certificate and key steward presents to members (etcdctl --cert / --key). */
+  certFile: z.string().optional(),
+  keyFile: z.string().optional(),
+  /** Skip verification of the members' certificates (etcdctl --insecure-skip-tls-verify). */
+  insecureSkipVerify: z.boolean().default(false),
+  /** Local runtime: serve clients over TLS with this certificate. */
+  server: fileTls.optional(),
+  /** Local runtime: encrypt member-to-member traffic. */
+  peer: peerTls.optional(),
+});
+
+const auth = z
+  .strictObject({
+    user: z.string().min(1),
+    /** A file whose first line is the password. */
+    passwordFile: z.string().optional(),
+    /** An environment variable holding the password (default ETCD_STEWARD_PASSWORD). */
+    passwordEnv: z.string().default('ETCD_STEWARD_PASSWORD'),
+    password: z.unknown().optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.password !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['password'],
+        message: 'passwords are not written in the spec; put it in a file (auth.passwordFile) or an environment variable (auth.passwordEnv)',
+      });
+    }
+  });
+
+const autoCompaction = z
+  .strictObject({
+    mode: z.enum(['periodic', 'revision']).default('periodic'),
+    /** periodic: a duration such as `1h`; revision: how many revisions to keep. */
+    retention: z.union([z.string(), z.number()]).default('1h'),
+  })
+  .transform((value, ctx) => {
+    if (value.mode === 'periodic') {
+      const text = String(value.retention);
+      try {
+        // etcd reads a bare number as hours.
+        const ms = /^\d+$/.test(text) ? Number(text) * 3_600_000 : parseDuration(text);
+        return { mode: value.mode, retention: `${ms}ms`, retentionMs: ms };
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', path: ['retention'], message: (error as Error).message });
+        return z.NEVER;
+      }
+    }
+    if (!/^\d+$/.test(String(value.retention))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retention'],
+        message: `with mode 'revision' the retention is a number of revisions, such as 10000 (got '${String(value.retention)}')`,
+      });
+      return z.NEVER;
+    }
+    return { mode: value.mode, retention: String(value.retention), retentionMs: undefined };
+  });
+
+const etcd = z
+  .strictObject({
+    version: etcdLine.default('3.6'),
+    /** An etcd binary to use instead of the installed one (etcdctl/etcdutl are looked up beside it). */
+    bin: z.string().optional(),
+    quotaBackendBytes: size.default(2 * 2 ** 30),
+    autoCompaction: autoCompaction.prefault({}),
+    electionTimeoutMs: z.number().int().min(10).max(50_000).default(1000),
+    heartbeatMs: z.number().int().min(1).max(10_000).default(100),
+    snapshotCount: z.number().int().min(1).default(10_000),
+    maxRequestBytes: size.default(1.5 * 2 ** 20),
+    /** Skip fsync (etcd --unsafe-no-fsync): for tests and throwaway clusters only. */
+    unsafeNoFsync: z.boolean().default(false),
+    logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    /** More etcd flags, passed as they are (local runtime). */
+    extraArgs: z.array(z.string()).default([]),
+  })
+  .superRefine((value, ctx) => {
+    if (value.electionTimeoutMs < 5 * value.heartbeatMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['electionTimeoutMs'],
+        message: `must be at least 5 × heartbeatMs (${5 * value.heartbeatMs}); etcd refuses to start otherwise`,
+      });
+    }
+  });
+
+/** The spec's schema; `parseSpec` in load.ts turns its issues into readable messages. */
+export const specSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be lower-case letters, digits and dashes (a DNS label)')
+      .max(40)
+      .default('etcd'),
+    runtime: z.enum(['local', 'external']).default('local'),
+    members: z.number().int().min(1).max(9).default(3),
+    /** Local runtime: where members keep data, logs and the cluster's state file. */
+    dataDir: z.string().default('./.steward'),
+    ports: z
+      .strictObject({
+        /** First member's client port, the next members count up; `auto` picks free ports. */
+        client: port.default('auto'),
+        peer: port.default('auto'),
+      })
+      .prefault({}),
+    /** External runtime: the members' client URLs. */
+    endpoints: z.array(z.string().min(1)).optional(),
+    etcd: etcd.prefault({}),
+    tls: tls.optional(),
+    auth: auth.optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.runtime === 'external' && (value.endpoints ?? []).length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['endpoints'],
+        message: "runtime 'external' needs the members' client URLs, e.g. endpoints: [https://10.0.0.1:2379]",
+      });
+    }
+    if (value.runtime === 'local' && value.endpoints !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['endpoints'],
+        message: "runtime 'local' picks its own endpoints; remove 'endpoints' or set runtime: external",
+      });
+    }
+  });
+
+/** A validated spec, with defaults applied and paths resolved against the spec file's folder. */
+export type Spec = Readonly<z.output<typeof specSchema>> & {
+  /** The file it came from, or undefined for the built-in default. */
+  readonly source: string | undefined;
+};

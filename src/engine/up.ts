@@ -1,0 +1,130 @@
+/**
+ * Bringing a local cluster up: start what is not running, then wait until every member is
+ * healthy and a leader exists. A member that dies on start ends the wait at once with its last
+ * log lines; a fresh cluster that lost a race for an auto-picked port is created again.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Spec } from '../config/spec.js';
+import { parseEndpointList, type Endpoint } from '../etcd/endpoint.js';
+import { MemberClient, type ConnectionOptions } from '../etcd/member-client.js';
+import { StewardError } from '../errors.js';
+import { LocalRuntime, type MemberExit, type StartResult } from '../runtime/local/cluster.js';
+import type { EtcdBinaries } from '../runtime/etcd-binaries.js';
+import { clusterStatus, type ClusterStatus } from './status.js';
+
+export interface UpOptions {
+  readonly spec: Spec;
+  readonly binaries: EtcdBinaries;
+  readonly connection: ConnectionOptions;
+  /** How long to wait for a healthy cluster; default 30 s plus ten election timeouts. */
+  readonly timeoutMs?: number;
+  readonly onProgress?: (message: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface UpResult {
+  readonly runtime: LocalRuntime;
+  readonly start: StartResult;
+  readonly status: ClusterStatus;
+}
+
+const PORT_RACE_ATTEMPTS = 3;
+
+/** Starts the spec's local cluster and returns once it is healthy. */
+export async function upCluster(options: UpOptions): Promise<UpResult> {
+  for (let attempt = 1; ; attempt += 1) {
+    const runtime = new LocalRuntime(options.spec, options.binaries);
+    const start = await runtime.start();
+    options.onProgress?.(
+      start.mode === 'running'
+        ? `cluster '${options.spec.name}' is already running`
+        : `${start.mode === 'created' ? 'created' : 'restarted'} ${start.started.join(', ')} (etcd ${options.binaries.version})`,
+    );
+    try {
+      // A new cluster has no users yet: wait for it without credentials, then turn auth on.
+      const fresh = start.mode === 'created';
+      const waitConnection = fresh ? { ...options.connection, user: undefined, password: undefined } : options.connection;
+      let status = await waitHealthy(runtime, start, waitConnection, options);
+      if (fresh && options.spec.auth) {
+        await enableAuth(runtime, options);
+        status = await clusterStatus({
+          endpoints: await runtime.endpoints(),
+          connection: options.connection,
+          specQuota: options.spec.etcd.quotaBackendBytes,
+        });
+      }
+      return { runtime, start, status };
+    } catch (error) {
+      const lostPortRace =
+        error instanceof MemberStartError && error.portInUse && start.mode === 'created' && attempt < PORT_RACE_ATTEMPTS;
+      if (start.mode !== 'running') await runtime.stop(2_000);
+      if (!lostPortRace) throw error;
+      options.onProgress?.('a picked port was taken meanwhile; creating the cluster again on other ports');
+      await runtime.purge();
+    }
+  }
+}
+
+/** A member exited while the cluster was starting; carries its last log lines. */
+export class MemberStartError extends StewardError {
+  readonly portInUse: boolean;
+  constructor(exit: MemberExit, logLines: readonly string[]) {
+    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code ?? '?'}`;
+    const portInUse = logLines.some((line) => /address already in use/.test(line));
+    super(`member ${exit.name} ${how} while starting; its last log lines:\n    ${logLines.join('\n    ')}`, {
+      hint: portInUse
+        ? 'another process holds one of its ports: stop it, or use ports: auto'
+        : 'read the log lines above; the full log is etcd.log in the member folder under dataDir',
+    });
+    this.portInUse = portInUse;
+  }
+}
+
+/** Adds the root user with the spec's password and enables authentication (new clusters only). */
+async function enableAuth(runtime: LocalRuntime, options: UpOptions): Promise<void> {
+  const { user, password } = options.connection;
+  if (user !== 'root' || password === undefined) {
+    throw new StewardError(`auth.user is '${user ?? ''}': the local runtime can only set up the root user`, {
+      hint: 'set auth.user: root; add other users with etcdctl once the cluster runs',
+    });
+  }
+  const [first] = parseEndpointList(await runtime.endpoints());
+  const client = new MemberClient(first as Endpoint, { ...options.connection, user: undefined, password: undefined });
+  try {
+    await client.enableAuthWithRoot(password);
+  } finally {
+    client.close();
+  }
+  options.onProgress?.('authentication enabled (user root)');
+}
+
+async function waitHealthy(
+  runtime: LocalRuntime,
+  start: StartResult,
+  connection: ConnectionOptions,
+  options: UpOptions,
+): Promise<ClusterStatus> {
+  const timeoutMs = options.timeoutMs ?? 30_000 + 10 * options.spec.etcd.electionTimeoutMs;
+  const deadline = Date.now() + timeoutMs;
+  const endpoints = parseEndpointList(await runtime.endpoints());
+  let exited: MemberExit | undefined;
+  void start.firstExit.then((exit) => (exited = exit));
+  let last: ClusterStatus | undefined;
+  for (;;) {
+    options.signal?.throwIfAborted();
+    if (exited) throw new MemberStartError(exited, await runtime.lastLogLines(exited.name));
+    // A short per-call budget while polling: a member still starting answers within it or next time.
+    last = await clusterStatus({
+      endpoints,
+      connection: { ...connection, dialTimeoutMs: 500, commandTimeoutMs: 1_000 },
+      specQuota: options.spec.etcd.quotaBackendBytes,
+    });
+    if (last.healthy) return last;
+    if (Date.now() > deadline) break;
+    await sleep(200);
+  }
+  const problems = last.members.filter((m) => !m.health.ok).map((m) => `${m.endpoint}: ${m.health.error ?? 'unhealthy'}`);
+  throw new StewardError(`the cluster did not become healthy within ${Math.round(timeoutMs / 1000)} s:\n    ${problems.join('\n    ') || 'no leader elected'}`, {
+    hint: 'look at etcd.log in each member folder under dataDir',
+  });
+}

@@ -1,0 +1,65 @@
+/** Turning gRPC failures into messages that name the member, the call and what to do. */
+import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+import { StewardError } from '../errors.js';
+
+/** A call to one member failed. `reason` is short enough for a table cell. */
+export class MemberRequestError extends StewardError {
+  readonly endpoint: string;
+  readonly method: string;
+  readonly grpcCode: number | undefined;
+  readonly reason: string;
+
+  constructor(endpoint: string, method: string, reason: string, grpcCode: number | undefined, options: { hint?: string; cause?: unknown }) {
+    super(`${endpoint}: ${method} failed: ${reason}`, options);
+    this.endpoint = endpoint;
+    this.method = method;
+    this.reason = reason;
+    this.grpcCode = grpcCode;
+  }
+}
+
+function isServiceError(error: unknown): error is ServiceError {
+  return error instanceof Error && typeof (error as Partial<ServiceError>).code === 'number';
+}
+
+/** Wraps a failure of `method` on `endpoint`, with a reason and a hint a user can act on. */
+export function toMemberError(endpoint: string, method: string, error: unknown, timeoutMs: number): MemberRequestError {
+  if (error instanceof MemberRequestError) return error;
+  if (!isServiceError(error)) {
+    const message = error instanceof Error ? error.message : String(error);
+    return new MemberRequestError(endpoint, method, message, undefined, { cause: error });
+  }
+  const details = error.details || error.message;
+  const { reason, hint } = explain(error.code, details, timeoutMs);
+  return new MemberRequestError(endpoint, method, reason, error.code, { hint, cause: error });
+}
+
+function explain(code: number, details: string, timeoutMs: number): { reason: string; hint?: string } {
+  const lastError = /Last error: (.*?)(?:\. Resolution note:.*)?(?: \(\d{4}-\d\d-\d\dT[^)]*\))?$/.exec(details)?.[1];
+  if (code === GrpcStatus.UNAVAILABLE) {
+    const cause = lastError ?? details;
+    if (/certificate|SSL|TLS|handshake|wrong version number/i.test(cause)) {
+      return {
+        reason: `TLS handshake failed: ${cause}`,
+        hint: 'check --cacert/--cert/--key (or the spec\'s tls section) and the endpoint\'s scheme',
+      };
+    }
+    return {
+      reason: `unreachable: ${cause.replace(/^Error: /, '')}`,
+      hint: 'is the member running, and are the endpoint and port right?',
+    };
+  }
+  if (code === GrpcStatus.DEADLINE_EXCEEDED) {
+    return {
+      reason: `no answer within ${timeoutMs} ms`,
+      hint: 'the member may be down, partitioned or overloaded; raise --command-timeout if it is just slow',
+    };
+  }
+  if (/user name is empty|authentication failed|invalid auth token|permission denied|not capable/i.test(details)) {
+    return {
+      reason: details.replace(/^etcdserver: /, ''),
+      hint: 'this cluster has authentication on: pass --user NAME (password from --password, ETCDCTL_PASSWORD or the spec\'s auth section)',
+    };
+  }
+  return { reason: details.replace(/^etcdserver: /, '') };
+}

@@ -1,0 +1,318 @@
+/**
+ * A client bound to exactly one etcd member. Every call names that member, carries a deadline and
+ * is never retried on another member; the only retry is a fresh auth token on the same member.
+ * This is the one door to etcd: the engine never touches gRPC itself.
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Metadata, credentials, type Client, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import { InputError } from '../errors.js';
+import { type Endpoint } from './endpoint.js';
+import { toMemberError } from './errors.js';
+import { etcdServices } from './proto.js';
+
+/** How to reach and authenticate to members (etcdctl's global flags). */
+export interface ConnectionOptions {
+  readonly caFile?: string | undefined;
+  readonly certFile?: string | undefined;
+  readonly keyFile?: string | undefined;
+  readonly insecureSkipTlsVerify?: boolean | undefined;
+  readonly user?: string | undefined;
+  readonly password?: string | undefined;
+  /** How long to wait for a connection before a call fails (etcdctl --dial-timeout, 2 s). */
+  readonly dialTimeoutMs: number;
+  /** How long one call may take once connected (etcdctl --command-timeout, 5 s). */
+  readonly commandTimeoutMs: number;
+}
+
+/** What Maintenance.Status reports, with 64-bit ids as hex strings and sizes as numbers. */
+export interface MemberStatus {
+  readonly clusterId: string;
+  readonly memberId: string;
+  readonly leaderId: string;
+  readonly version: string;
+  /** etcd 3.6+; undefined on older members. */
+  readonly storageVersion: string | undefined;
+  readonly dbSize: number;
+  readonly dbSizeInUse: number;
+  /** The member's --quota-backend-bytes (etcd 3.6+); undefined when the member does not say. */
+  readonly dbSizeQuota: number | undefined;
+  readonly raftTerm: number;
+  readonly raftIndex: number;
+  readonly raftAppliedIndex: number;
+  readonly isLearner: boolean;
+  readonly errors: readonly string[];
+}
+
+export type AlarmKind = 'NOSPACE' | 'CORRUPT' | string;
+
+export interface ActiveAlarm {
+  readonly memberId: string;
+  readonly alarm: AlarmKind;
+}
+
+export interface ClusterMember {
+  readonly id: string;
+  readonly name: string;
+  readonly peerUrls: readonly string[];
+  readonly clientUrls: readonly string[];
+  readonly isLearner: boolean;
+}
+
+export interface KeyValue {
+  readonly key: string;
+  readonly value: Buffer;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly version: number;
+  readonly lease: string;
+}
+
+type Callback<T> = (error: ServiceError | null, response: T) => void;
+type UnaryMethod = (request: object, metadata: Metadata, options: { deadline: number }, callback: Callback<unknown>) => void;
+
+/** Hex form of a uint64 that arrived as a decimal string, as etcdctl prints member ids. */
+export function hexId(decimal: string | undefined): string {
+  return BigInt(decimal ?? '0').toString(16);
+}
+
+function readPem(file: string, flag: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new InputError(`${flag} ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, {
+      hint: `point ${flag} at a PEM file that exists and is readable`,
+    });
+  }
+}
+
+/** Builds gRPC channel credentials, checking each TLS file so a wrong file is named before any call. */
+export function channelCredentials(endpoint: Endpoint, options: ConnectionOptions): ChannelCredentials {
+  const wantsTls = endpoint.secure ?? Boolean(options.caFile || options.certFile || options.insecureSkipTlsVerify);
+  if (!wantsTls) return credentials.createInsecure();
+  if (Boolean(options.certFile) !== Boolean(options.keyFile)) {
+    throw new InputError('a client certificate needs both --cert and --key', { hint: 'pass both, or neither' });
+  }
+  const ca = options.caFile ? readPem(options.caFile, '--cacert') : null;
+  if (ca) parseCertificate(ca, options.caFile as string, '--cacert');
+  let cert: Buffer | null = null;
+  let key: Buffer | null = null;
+  if (options.certFile && options.keyFile) {
+    cert = readPem(options.certFile, '--cert');
+    key = readPem(options.keyFile, '--key');
+    const certificate = parseCertificate(cert, options.certFile, '--cert');
+    let privateKey;
+    try {
+      privateKey = createPrivateKey(key);
+    } catch {
+      throw new InputError(`--key ${options.keyFile}: not a PEM private key`, { hint: 'pass the private key that belongs to --cert' });
+    }
+    if (!certificate.checkPrivateKey(privateKey)) {
+      throw new InputError(`--key ${options.keyFile} does not belong to --cert ${options.certFile}`, {
+        hint: 'pass the key that was generated with that certificate',
+      });
+    }
+  }
+  const skipVerify = options.insecureSkipTlsVerify === true;
+  return credentials.createSsl(ca, key, cert, skipVerify ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : {});
+}
+
+function parseCertificate(pem: Buffer, file: string, flag: string): X509Certificate {
+  try {
+    return new X509Certificate(pem);
+  } catch {
+    throw new InputError(`${flag} ${file}: not a PEM certificate`, { hint: `point ${flag} at a PEM-encoded X.509 certificate` });
+  }
+}
+
+/** One member, one channel; close() when done. */
+export class MemberClient {
+  readonly endpoint: Endpoint;
+  private readonly options: ConnectionOptions;
+  private readonly kv: Client;
+  private readonly maintenance: Client;
+  private readonly cluster: Client;
+  private readonly auth: Client;
+  private token: string | undefined;
+
+  constructor(endpoint: Endpoint, options: ConnectionOptions) {
+    this.endpoint = endpoint;
+    this.options = options;
+    const services = etcdServices();
+    const creds = channelCredentials(endpoint, options);
+    const channelOptions = {
+      'grpc.max_receive_message_length': -1,
+      'grpc.max_send_message_length': -1,
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1000,
+      'grpc.enable_retries': 0,
+    };
+    this.kv = new services.KV(endpoint.address, creds, channelOptions);
+    this.maintenance = new services.Maintenance(endpoint.address, creds, channelOptions);
+    this.cluster = new services.Cluster(endpoint.address, creds, channelOptions);
+    this.auth = new services.Auth(endpoint.address, creds, channelOptions);
+  }
+
+  /** Maintenance.Status of this member. */
+  async status(): Promise<MemberStatus> {
+    const r = await this.call<StatusWire>(this.maintenance, 'status', {});
+    const quota = Number(r.dbSizeQuota ?? 0);
+    return {
+      clusterId: hexId(r.header?.clusterId),
+      memberId: hexId(r.header?.memberId),
+      leaderId: hexId(r.leader),
+      version: r.version,
+      storageVersion: r.storageVersion || undefined,
+      dbSize: Number(r.dbSize),
+      dbSizeInUse: Number(r.dbSizeInUse),
+      dbSizeQuota: quota > 0 ? quota : undefined,
+      raftTerm: Number(r.raftTerm),
+      raftIndex: Number(r.raftIndex),
+      raftAppliedIndex: Number(r.raftAppliedIndex),
+      isLearner: r.isLearner,
+      errors: r.errors ?? [],
+    };
+  }
+
+  /** The cluster's active alarms, as this member knows them. */
+  async alarms(): Promise<ActiveAlarm[]> {
+    const r = await this.call<{ alarms: { memberID: string; alarm: string }[] }>(this.maintenance, 'alarm', { action: 'GET' });
+    return r.alarms.map((a) => ({ memberId: hexId(a.memberID), alarm: a.alarm }));
+  }
+
+  /**
+   * etcdctl's health probe: a linearizable read of the key `health` through this member. A
+   * permission error still proves the member serves consensus reads, as etcdctl counts it.
+   */
+  async healthRead(): Promise<void> {
+    try {
+      await this.call(this.kv, 'range', { key: Buffer.from('health'), countOnly: true });
+    } catch (error) {
+      if (error instanceof Error && /permission denied/i.test(error.message)) return;
+      throw error;
+    }
+  }
+
+  /** Cluster.MemberList as this member sees it. */
+  async memberList(): Promise<ClusterMember[]> {
+    const r = await this.call<{ members: MemberWire[] }>(this.cluster, 'memberList', { linearizable: false });
+    return r.members.map((m) => ({ id: hexId(m.ID), name: m.name, peerUrls: m.peerURLs, clientUrls: m.clientURLs, isLearner: m.isLearner }));
+  }
+
+  /** Writes one key. */
+  async put(key: string, value: string | Buffer): Promise<{ revision: number }> {
+    const r = await this.call<{ header: { revision: string } }>(this.kv, 'put', { key: Buffer.from(key), value: Buffer.from(value) });
+    return { revision: Number(r.header.revision) };
+  }
+
+  /** Reads one key, or every key starting with `key` when `prefix` is set. */
+  async get(key: string, options: { prefix?: boolean; revision?: number } = {}): Promise<KeyValue[]> {
+    const keyBytes = Buffer.from(key);
+    const request: Record<string, unknown> = { key: keyBytes, revision: options.revision ?? 0 };
+    if (options.prefix) request['rangeEnd'] = prefixEnd(keyBytes);
+    const r = await this.call<{ kvs: KeyValueWire[] }>(this.kv, 'range', request);
+    return r.kvs.map((kv) => ({
+      key: kv.key.toString(),
+      value: kv.value,
+      createRevision: Number(kv.createRevision),
+      modRevision: Number(kv.modRevision),
+      version: Number(kv.version),
+      lease: kv.lease,
+    }));
+  }
+
+  /** Turns authentication on: adds the root user (with the root role) and enables auth. */
+  async enableAuthWithRoot(password: string): Promise<void> {
+    await this.call(this.auth, 'userAdd', { name: 'root', password });
+    await this.call(this.auth, 'userGrantRole', { user: 'root', role: 'root' });
+    await this.call(this.auth, 'authEnable', {});
+  }
+
+  close(): void {
+    for (const client of [this.kv, this.maintenance, this.cluster, this.auth]) client.close();
+  }
+
+  private async call<T>(client: Client, method: string, request: object): Promise<T> {
+    if (this.options.user && this.token === undefined) await this.authenticate();
+    try {
+      return await this.invoke<T>(client, method, request);
+    } catch (error) {
+      // A simple-token expires after a few idle minutes: get a fresh one from the same member, once.
+      if (this.options.user && error instanceof Error && /invalid auth token/i.test(error.message)) {
+        await this.authenticate();
+        return this.invoke<T>(client, method, request);
+      }
+      throw error;
+    }
+  }
+
+  private async authenticate(): Promise<void> {
+    const r = await this.invoke<{ token: string }>(this.auth, 'authenticate', {
+      name: this.options.user,
+      password: this.options.password ?? '',
+    }, false);
+    this.token = r.token;
+  }
+
+  private invoke<T>(client: Client, method: string, request: object, withToken = true): Promise<T> {
+    const timeoutMs = this.options.dialTimeoutMs + this.options.commandTimeoutMs;
+    const metadata = new Metadata();
+    if (withToken && this.token) metadata.set('token', this.token);
+    const fn = (client as unknown as Record<string, UnaryMethod>)[method];
+    if (typeof fn !== 'function') throw new Error(`etcd client has no method ${method}`);
+    return new Promise<T>((resolve, reject) => {
+      fn.call(client, request, metadata, { deadline: Date.now() + timeoutMs }, (error, response) => {
+        if (error) reject(toMemberError(this.endpoint.display, methodName(method), error, timeoutMs));
+        else resolve(response as T);
+      });
+    });
+  }
+}
+
+/** The end of the range of keys that start with `prefix` (etcd's prefix convention). */
+export function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i -= 1) {
+    if ((end[i] as number) < 0xff) {
+      end[i] = (end[i] as number) + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}
+
+function methodName(method: string): string {
+  return method.charAt(0).toUpperCase() + method.slice(1);
+}
+
+interface StatusWire {
+  header?: { clusterId: string; memberId: string };
+  version: string;
+  dbSize: string;
+  leader: string;
+  raftIndex: string;
+  raftTerm: string;
+  raftAppliedIndex: string;
+  errors?: string[];
+  dbSizeInUse: string;
+  isLearner: boolean;
+  storageVersion?: string;
+  dbSizeQuota?: string;
+}
+
+interface MemberWire {
+  ID: string;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner: boolean;
+}
+
+interface KeyValueWire {
+  key: Buffer;
+  value: Buffer;
+  createRevision: string;
+  modRevision: string;
+  version: string;
+  lease: string;
+}

@@ -1,0 +1,11 @@
+// Wrapper module that builds etcd, etcdctl and etcdutl of one release line from the Go
+// module proxy. scripts/install-etcd.sh copies this folder, pins the version, and builds.
+module etcdsteward.local/tools/etcd
+
+go 1.24
+
+require (
+	go.etcd.io/etcd/server/v3 v3.6.16
+	go.etcd.io/etcd/etcdctl/v3 v3.6.16
+	go.etcd.io/etcd/etcdutl/v3 v3.6.16
+)
