@@ -64,7 +64,9 @@ export async function clusterStatus(options: StatusOptions): Promise<ClusterStat
     typeof options.endpoints === 'string'
       ? parseEndpointList(options.endpoints)
       : options.endpoints.map((e) => (typeof e === 'string' ? parseEndpoint(e) : e));
-  const probes = await Promise.all(endpoints.map((endpoint) => probeMember(endpoint, options.connection)));
+  // Bad TLS files are the caller's input error (exit 2), found before any member is asked.
+  const clients = endpoints.map((endpoint) => new MemberClient(endpoint, options.connection));
+  const probes = await Promise.all(clients.map(probeMember));
   const alarms = probes.find((p) => p.alarms !== undefined)?.alarms ?? [];
   const members = probes.map((probe) => toRow(probe, alarms, options));
   const leaderIds = new Set(members.filter((m) => m.leaderId && m.leaderId !== '0').map((m) => m.leaderId));
@@ -83,15 +85,8 @@ interface Probe {
   healthMs?: number;
 }
 
-async function probeMember(endpoint: Endpoint, connection: ConnectionOptions): Promise<Probe> {
-  const probe: Probe = { endpoint };
-  let client: MemberClient;
-  try {
-    client = new MemberClient(endpoint, connection);
-  } catch (error) {
-    probe.statusError = describeError(error);
-    return probe;
-  }
+async function probeMember(client: MemberClient): Promise<Probe> {
+  const probe: Probe = { endpoint: client.endpoint };
   try {
     const [status, alarms, health] = await Promise.allSettled([
       client.status(),

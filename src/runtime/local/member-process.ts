@@ -121,7 +121,10 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
-/** The last `count` lines of a member's log, zap's JSON lines shortened to `level msg key=value`. */
+/**
+ * The last `count` lines of a member's log, zap's JSON lines shortened to `level msg key=value`.
+ * When an error line comes before them (etcd prints a bad flag, then pages of usage), it leads.
+ */
 export async function tailLog(logFile: string, count = 12): Promise<string[]> {
   let text = '';
   try {
@@ -138,11 +141,12 @@ export async function tailLog(logFile: string, count = 12): Promise<string[]> {
   } catch {
     return [];
   }
-  return text
-    .split('\n')
-    .filter((line) => line.trim().length > 0)
-    .slice(-count)
-    .map(shortenLogLine);
+  const lines = text.split('\n').filter((line) => line.trim().length > 0);
+  const tail = lines.slice(-count);
+  const firstError = lines
+    .slice(0, -count)
+    .find((line) => /"level":"(fatal|panic|error)"|^(error|panic|flag provided)/i.test(line));
+  return [...(firstError ? [firstError, '…'] : []), ...tail].map(shortenLogLine);
 }
 
 function shortenLogLine(line: string): string {
