@@ -30,7 +30,7 @@ const result = spawnSync(
 // Leftovers: etcd processes whose command line points into a test temp dir, and the dirs.
 const leftovers = [];
 for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-  let cmdline = '';
+  let cmdline;
   try {
     cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
   } catch {

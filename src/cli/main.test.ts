@@ -24,7 +24,8 @@ describe('command line', () => {
   it('prints help and version with exit 0', async () => {
     const help = await runCli(['--help']);
     assert.equal(help.code, 0);
-    for (const command of ['up', 'down', 'status', 'install-etcd']) assert.match(help.stdout, new RegExp(`\\n  ${command}`));
+    for (const command of ['up', 'down', 'status', 'install-etcd'])
+      assert.match(help.stdout, new RegExp(`\\n  ${command}`));
     const version = await runCli(['--version']);
     assert.equal(version.code, 0);
     assert.match(version.stdout, /^\d+\.\d+\.\d+/);
@@ -34,7 +35,10 @@ describe('command line', () => {
     const dir = await tempDir(cleanup, 'nospec');
     const result = await runCli(['status'], { cwd: dir });
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /no cluster spec: \.\/steward\.yaml does not exist and --config was not given/);
+    assert.match(
+      result.stderr,
+      /no cluster spec: \.\/steward\.yaml does not exist and --config was not given/,
+    );
     assert.match(result.stderr, /hint: pass --config FILE/);
   });
 
@@ -58,7 +62,12 @@ describe('command line', () => {
     assert.equal(result.stderr, '');
     const status = result.json<{ healthy: boolean; members: Record<string, unknown>[] }>();
     assert.equal(status.healthy, false);
-    const row = status.members[0] as { endpoint: string; id: null; health: { ok: boolean; error: string }; errors: string[] };
+    const row = status.members[0] as {
+      endpoint: string;
+      id: null;
+      health: { ok: boolean; error: string };
+      errors: string[];
+    };
     assert.equal(row.endpoint, `127.0.0.1:${port}`);
     assert.equal(row.id, null, 'fields stay present as null');
     assert.equal(row.health.ok, false);
@@ -76,7 +85,17 @@ describe('command line', () => {
     });
     const port = (silent.address() as net.AddressInfo).port;
     const started = Date.now();
-    const result = await runCli(['status', '--endpoints', `127.0.0.1:${port}`, '--dial-timeout', '500ms', '--command-timeout', '500ms', '-o', 'json']);
+    const result = await runCli([
+      'status',
+      '--endpoints',
+      `127.0.0.1:${port}`,
+      '--dial-timeout',
+      '500ms',
+      '--command-timeout',
+      '500ms',
+      '-o',
+      'json',
+    ]);
     assert.equal(result.code, 1);
     assert.ok(Date.now() - started < 20_000, 'does not hang');
     const row = result.json<{ members: { health: { error: string } }[] }>().members[0];

@@ -6,13 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { StewardError, describeError } from '../errors.js';
-import { downCommand } from './commands/down.js';
-import { installEtcdCommand } from './commands/install-etcd.js';
-import { statusCommand } from './commands/status.js';
-import { upCommand } from './commands/up.js';
 import type { GlobalOptions } from './context.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 /** Builds the program; each action stores its exit code in `exit`. */
 export function buildProgram(exit: { code: number }): Command {
@@ -20,12 +18,17 @@ export function buildProgram(exit: { code: number }): Command {
     .description('Runs, backs up, restores, watches and defragments etcd clusters.')
     .version(pkg.version, '-v, --version')
     .option('-c, --config <file>', 'cluster spec (default: ./steward.yaml)')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(
+      new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
+    )
     .option('--endpoints <list>', 'comma-separated member endpoints (env ETCDCTL_ENDPOINTS)')
     .option('--cacert <file>', 'verify members with this CA bundle (env ETCDCTL_CACERT)')
     .option('--cert <file>', 'client certificate (env ETCDCTL_CERT)')
     .option('--key <file>', 'client key (env ETCDCTL_KEY)')
-    .option('--insecure-skip-tls-verify', 'do not verify member certificates (env ETCDCTL_INSECURE_SKIP_TLS_VERIFY)')
+    .option(
+      '--insecure-skip-tls-verify',
+      'do not verify member certificates (env ETCDCTL_INSECURE_SKIP_TLS_VERIFY)',
+    )
     .option('--user <name[:password]>', 'user for authentication (env ETCDCTL_USER)')
     .option('--password <password>', 'password for --user (env ETCDCTL_PASSWORD; prefer the env)')
     .option('--dial-timeout <duration>', 'time to connect to a member (env ETCDCTL_DIAL_TIMEOUT)', undefined)
@@ -45,7 +48,7 @@ export function buildProgram(exit: { code: number }): Command {
     .description("start the spec's local cluster and wait until it is healthy (foreground until Ctrl-C)")
     .option('-d, --detach', 'return once healthy and leave the members running')
     .action(function (this: Command) {
-      return run(() => upCommand(globals(this)))();
+      return run(async () => (await import('./commands/up.js')).upCommand(globals(this)))();
     });
 
   program
@@ -53,21 +56,27 @@ export function buildProgram(exit: { code: number }): Command {
     .description("stop the spec's local cluster (SIGTERM, then SIGKILL after 10 s)")
     .option('--purge', "also remove the members' data and logs")
     .action(function (this: Command) {
-      return run(() => downCommand(globals(this)))();
+      return run(async () => (await import('./commands/down.js')).downCommand(globals(this)))();
     });
 
   program
     .command('status')
-    .description('one row per member: etcdctl endpoint status columns + health, fragmentation, quota use, alarms; exit 1 unless all healthy')
+    .description(
+      'one row per member: etcdctl endpoint status columns + health, fragmentation, quota use, alarms; exit 1 unless all healthy',
+    )
     .action(function (this: Command) {
-      return run(() => statusCommand(globals(this)))();
+      return run(async () => (await import('./commands/status.js')).statusCommand(globals(this)))();
     });
 
   program
     .command('install-etcd')
-    .description('install etcd, etcdctl and etcdutl of the given lines (3.5 3.6 3.7; default all) into the cache')
+    .description(
+      'install etcd, etcdctl and etcdutl of the given lines (3.5 3.6 3.7; default all) into the cache',
+    )
     .argument('[lines...]', 'release lines')
-    .action((lines: string[]) => run(() => installEtcdCommand(lines))());
+    .action((lines: string[]) =>
+      run(async () => (await import('./commands/install-etcd.js')).installEtcdCommand(lines))(),
+    );
 
   return program;
 }
@@ -97,7 +106,12 @@ async function main(argv: readonly string[]): Promise<number> {
     return exit.code;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+      )
+        return 0;
       process.stderr.write("run 'etcd-steward --help' for the commands and flags\n");
       return 2;
     }

@@ -30,7 +30,10 @@ function envFlag(env: NodeJS.ProcessEnv, name: string): string | undefined {
 }
 
 /** Endpoints given on the command line or in ETCDCTL_ENDPOINTS, if any. */
-export function explicitEndpoints(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function explicitEndpoints(
+  flags: ConnectionFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   return flags.endpoints ?? envFlag(env, 'ENDPOINTS');
 }
 
@@ -48,7 +51,9 @@ export function specPassword(auth: NonNullable<Spec['auth']>, env: NodeJS.Proces
     try {
       return (readFileSync(auth.passwordFile, 'utf8').split('\n')[0] ?? '').trimEnd();
     } catch (error) {
-      throw new InputError(`auth.passwordFile ${auth.passwordFile}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+      throw new InputError(
+        `auth.passwordFile ${auth.passwordFile}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+      );
     }
   }
   const value = env[auth.passwordEnv];
@@ -61,7 +66,11 @@ export function specPassword(auth: NonNullable<Spec['auth']>, env: NodeJS.Proces
 }
 
 /** Merges flags, ETCDCTL_* variables and the spec into the options the etcd layer takes. */
-export function connectionOptions(flags: ConnectionFlags, spec?: Spec, env: NodeJS.ProcessEnv = process.env): ConnectionOptions {
+export function connectionOptions(
+  flags: ConnectionFlags,
+  spec?: Spec,
+  env: NodeJS.ProcessEnv = process.env,
+): ConnectionOptions {
   const tls = spec?.tls;
   let user = flags.user ?? envFlag(env, 'USER');
   let password = flags.password ?? envFlag(env, 'PASSWORD');
@@ -80,7 +89,8 @@ export function connectionOptions(flags: ConnectionFlags, spec?: Spec, env: Node
       hint: 'pass --user NAME:PASSWORD, --password, or set ETCDCTL_PASSWORD',
     });
   }
-  const skip = flags.insecureSkipTlsVerify ?? (envFlag(env, 'INSECURE_SKIP_TLS_VERIFY') === 'true' ? true : undefined);
+  const skip =
+    flags.insecureSkipTlsVerify ?? (envFlag(env, 'INSECURE_SKIP_TLS_VERIFY') === 'true' ? true : undefined);
   return {
     caFile: flags.cacert ?? envFlag(env, 'CACERT') ?? tls?.caFile,
     certFile: flags.cert ?? envFlag(env, 'CERT') ?? tls?.certFile,
@@ -88,7 +98,13 @@ export function connectionOptions(flags: ConnectionFlags, spec?: Spec, env: Node
     insecureSkipTlsVerify: skip ?? tls?.insecureSkipVerify ?? false,
     user,
     password,
-    dialTimeoutMs: timeout(flags.dialTimeout ?? envFlag(env, 'DIAL_TIMEOUT') ?? DEFAULT_DIAL_TIMEOUT, '--dial-timeout'),
-    commandTimeoutMs: timeout(flags.commandTimeout ?? envFlag(env, 'COMMAND_TIMEOUT') ?? DEFAULT_COMMAND_TIMEOUT, '--command-timeout'),
+    dialTimeoutMs: timeout(
+      flags.dialTimeout ?? envFlag(env, 'DIAL_TIMEOUT') ?? DEFAULT_DIAL_TIMEOUT,
+      '--dial-timeout',
+    ),
+    commandTimeoutMs: timeout(
+      flags.commandTimeout ?? envFlag(env, 'COMMAND_TIMEOUT') ?? DEFAULT_COMMAND_TIMEOUT,
+      '--command-timeout',
+    ),
   };
 }

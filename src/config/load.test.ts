@@ -31,7 +31,11 @@ describe('cluster spec', () => {
     assert.equal(spec.etcd.version, '3.6');
     assert.equal(spec.etcd.quotaBackendBytes, 2 * 2 ** 30);
     assert.equal(spec.etcd.maxRequestBytes, 1572864);
-    assert.deepEqual(spec.etcd.autoCompaction, { mode: 'periodic', retention: '3600000ms', retentionMs: 3_600_000 });
+    assert.deepEqual(spec.etcd.autoCompaction, {
+      mode: 'periodic',
+      retention: '3600000ms',
+      retentionMs: 3_600_000,
+    });
     assert.ok(Object.isFrozen(spec.etcd), 'spec is frozen');
   });
 
@@ -60,14 +64,21 @@ describe('cluster spec', () => {
     assert.equal(spec.etcd.version, '3.5');
     assert.equal(spec.etcd.quotaBackendBytes, 8 * 2 ** 30);
     assert.equal(spec.etcd.maxRequestBytes, 10 * 2 ** 20);
-    assert.deepEqual(spec.etcd.autoCompaction, { mode: 'revision', retention: '10000', retentionMs: undefined });
+    assert.deepEqual(spec.etcd.autoCompaction, {
+      mode: 'revision',
+      retention: '10000',
+      retentionMs: undefined,
+    });
     assert.equal(spec.tls?.caFile, '/etc/steward/certs/ca.pem');
     assert.equal(spec.auth?.passwordFile, '/etc/steward/secret/pw');
     assert.equal(spec.auth?.passwordEnv, 'ETCD_STEWARD_PASSWORD');
   });
 
   it('accepts an external cluster with endpoints', () => {
-    const spec = parseSpec('runtime: external\nendpoints: [https://10.0.0.1:2379, https://10.0.0.2:2379]', undefined);
+    const spec = parseSpec(
+      'runtime: external\nendpoints: [https://10.0.0.1:2379, https://10.0.0.2:2379]',
+      undefined,
+    );
     assert.deepEqual(spec.endpoints, ['https://10.0.0.1:2379', 'https://10.0.0.2:2379']);
   });
 
@@ -75,33 +86,57 @@ describe('cluster spec', () => {
     invalid('members: 0', /members: must be at least 1 \(got 0\)/);
     invalid('members: three', /members: expected number \(got "three"\)/);
     invalid('runtime: docker', /runtime: got "docker"; allowed: "local", "external"/);
-    invalid('etcd: { version: "3.4" }', /etcd\.version: etcd 3\.4 is out of support; use one of 3\.5, 3\.6, 3\.7/);
+    invalid(
+      'etcd: { version: "3.4" }',
+      /etcd\.version: etcd 3\.4 is out of support; use one of 3\.5, 3\.6, 3\.7/,
+    );
     invalid('etcd: { version: "4.0" }', /etcd\.version: '4\.0' is not a supported etcd line/);
     invalid('etcd: { quotaBackendBytes: 8 gigs }', /etcd\.quotaBackendBytes: '8 gigs' is not a size/);
-    invalid('etcd: { autoCompaction: { retention: soon } }', /etcd\.autoCompaction\.retention: 'soon' is not a duration/);
-    invalid('etcd: { autoCompaction: { mode: revision, retention: 1h } }', /retention is a number of revisions/);
-    invalid('etcd: { electionTimeoutMs: 200, heartbeatMs: 100 }', /etcd\.electionTimeoutMs: must be at least 5 × heartbeatMs \(500\)/);
+    invalid(
+      'etcd: { autoCompaction: { retention: soon } }',
+      /etcd\.autoCompaction\.retention: 'soon' is not a duration/,
+    );
+    invalid(
+      'etcd: { autoCompaction: { mode: revision, retention: 1h } }',
+      /retention is a number of revisions/,
+    );
+    invalid(
+      'etcd: { electionTimeoutMs: 200, heartbeatMs: 100 }',
+      /etcd\.electionTimeoutMs: must be at least 5 × heartbeatMs \(500\)/,
+    );
     invalid('memebers: 3', /\(top level\): unknown field 'memebers'/);
     invalid('name: My_Cluster', /name: must be lower-case letters, digits and dashes/);
     invalid('ports: { client: 70000 }', /ports\.client/);
     invalid('members: 12', /members: must be at most 9 \(got 12\)/);
     invalid('runtime: external', /endpoints: runtime 'external' needs the members' client URLs/);
     invalid('endpoints: [a:1]', /endpoints: runtime 'local' picks its own endpoints/);
-    invalid('auth: { user: root, password: hunter2 }', /auth\.password: passwords are not written in the spec/);
+    invalid(
+      'auth: { user: root, password: hunter2 }',
+      /auth\.password: passwords are not written in the spec/,
+    );
     invalid('members: [', /not valid YAML/);
     invalid('- a\n- b', /must be a mapping/);
   });
 
   it('never echoes a password it refuses', () => {
-    assert.throws(() => parseSpec('auth: { user: root, password: hunter2 }', 's.yaml'), (e: Error) => !e.message.includes('hunter2'));
+    assert.throws(
+      () => parseSpec('auth: { user: root, password: hunter2 }', 's.yaml'),
+      (e: Error) => !e.message.includes('hunter2'),
+    );
   });
 
   it('says how to get a spec when the file is missing', async () => {
-    await assert.rejects(loadSpecFile('/nonexistent/steward.yaml'), /spec file \/nonexistent\/steward\.yaml does not exist/);
+    await assert.rejects(
+      loadSpecFile('/nonexistent/steward.yaml'),
+      /spec file \/nonexistent\/steward\.yaml does not exist/,
+    );
   });
 
   it('loads every spec shipped in the repository', async () => {
-    const files = ['steward.yaml', ...(await readdir(path.join(root, 'examples'))).map((f) => path.join('examples', f))];
+    const files = [
+      'steward.yaml',
+      ...(await readdir(path.join(root, 'examples'))).map((f) => path.join('examples', f)),
+    ];
     for (const file of files.filter((f) => f.endsWith('.yaml'))) {
       const text = await readFile(path.join(root, file), 'utf8');
       assert.doesNotThrow(() => parseSpec(text, path.join(root, file)), file);

@@ -42,7 +42,7 @@ export async function loadSpecFile(file: string): Promise<Spec> {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       throw new InputError(`spec file ${file} does not exist`, {
-        hint: 'pass --config FILE, or copy examples/local.yaml to ./steward.yaml',
+        hint: 'check the path given to --config; the README\'s "The cluster spec" shows a complete spec',
       });
     }
     throw new InputError(`cannot read spec file ${file}: ${(error as Error).message}`);

@@ -6,23 +6,14 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 
-/** etcd release lines we run and test against. */
-export const SUPPORTED_LINES = ['3.5', '3.6', '3.7'] as const;
-export type EtcdLine = (typeof SUPPORTED_LINES)[number];
+import { SUPPORTED_LINES, type EtcdLine } from './etcd-lines.js';
+
+export { SUPPORTED_LINES, type EtcdLine };
 
 /** A size field: a number of bytes or a string such as `8GiB`; always bytes once parsed. */
 const size = z.union([z.number(), z.string()]).transform((value, ctx) => {
   try {
     return parseSize(value);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    return z.NEVER;
-  }
-});
-
-const duration = z.string().transform((value, ctx) => {
-  try {
-    return parseDuration(value);
   } catch (error) {
     ctx.addIssue({ code: 'custom', message: (error as Error).message });
     return z.NEVER;
@@ -85,7 +76,8 @@ const auth = z
       ctx.addIssue({
         code: 'custom',
         path: ['password'],
-        message: 'passwords are not written in the spec; put it in a file (auth.passwordFile) or an environment variable (auth.passwordEnv)',
+        message:
+          'passwords are not written in the spec; put it in a file (auth.passwordFile) or an environment variable (auth.passwordEnv)',
       });
     }
   });

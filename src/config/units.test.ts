@@ -13,7 +13,10 @@ describe('sizes', () => {
     assert.equal(parseSize(123), 123);
   });
   it('names the problem and the form to use', () => {
-    assert.throws(() => parseSize('8 gigs'), /'8 gigs' is not a size; write a number with a unit such as 512MiB/);
+    assert.throws(
+      () => parseSize('8 gigs'),
+      /'8 gigs' is not a size; write a number with a unit such as 512MiB/,
+    );
     assert.throws(() => parseSize('-1'), /is not a size/);
     assert.throws(() => parseSize(1.5), /not a whole, non-negative number/);
   });

@@ -26,7 +26,9 @@ export function parseSize(input: string | number): number {
   const unit = match?.[2]?.toLowerCase() ?? '';
   const factor = unit === '' ? 1 : SIZE_UNITS[unit];
   if (!match || factor === undefined) {
-    throw new InputError(`'${input}' is not a size; write a number with a unit such as 512MiB, 8GiB or 100MB`);
+    throw new InputError(
+      `'${input}' is not a size; write a number with a unit such as 512MiB, 8GiB or 100MB`,
+    );
   }
   return Math.round(Number(match[1]) * factor);
 }

@@ -3,7 +3,12 @@
  * fragmentation, quota use and active alarms. An unreachable member is a row with its error.
  */
 import { parseEndpoint, parseEndpointList, type Endpoint } from '../etcd/endpoint.js';
-import { MemberClient, type ActiveAlarm, type ConnectionOptions, type MemberStatus } from '../etcd/member-client.js';
+import {
+  MemberClient,
+  type ActiveAlarm,
+  type ConnectionOptions,
+  type MemberStatus,
+} from '../etcd/member-client.js';
 import { describeError } from '../errors.js';
 
 /** etcd's default --quota-backend-bytes (2 GiB), used when neither the member nor the spec says. */
@@ -109,13 +114,16 @@ async function probeMember(client: MemberClient): Promise<Probe> {
 }
 
 function reasonOf(error: unknown): string {
-  return error instanceof Error && 'reason' in error ? String((error as { reason: unknown }).reason) : describeError(error);
+  return error instanceof Error && 'reason' in error
+    ? String((error as { reason: unknown }).reason)
+    : describeError(error);
 }
 
 function toRow(probe: Probe, alarms: readonly ActiveAlarm[], options: StatusOptions): MemberStatusRow {
   const s = probe.status;
   const quota = s?.dbSizeQuota ?? options.specQuota ?? ETCD_DEFAULT_QUOTA;
-  const quotaSource = s?.dbSizeQuota !== undefined ? 'member' : options.specQuota !== undefined ? 'spec' : 'default';
+  const quotaSource =
+    s?.dbSizeQuota !== undefined ? 'member' : options.specQuota !== undefined ? 'spec' : 'default';
   const memberAlarms = s ? alarms.filter((a) => a.memberId === s.memberId).map((a) => a.alarm) : [];
   const errors = [...(s?.errors ?? [])];
   if (probe.statusError) errors.unshift(probe.statusError);
@@ -134,7 +142,8 @@ function toRow(probe: Probe, alarms: readonly ActiveAlarm[], options: StatusOpti
     storageVersion: s?.storageVersion,
     dbSize: s?.dbSize,
     dbSizeInUse: s?.dbSizeInUse,
-    fragmentationPercent: s && s.dbSize > 0 ? round1(((s.dbSize - s.dbSizeInUse) / s.dbSize) * 100) : undefined,
+    fragmentationPercent:
+      s && s.dbSize > 0 ? round1(((s.dbSize - s.dbSizeInUse) / s.dbSize) * 100) : undefined,
     quota,
     quotaSource,
     quotaUsePercent: s ? round1((s.dbSize / quota) * 100) : undefined,

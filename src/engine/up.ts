@@ -43,7 +43,9 @@ export async function upCluster(options: UpOptions): Promise<UpResult> {
     try {
       // A new cluster has no users yet: wait for it without credentials, then turn auth on.
       const fresh = start.mode === 'created';
-      const waitConnection = fresh ? { ...options.connection, user: undefined, password: undefined } : options.connection;
+      const waitConnection = fresh
+        ? { ...options.connection, user: undefined, password: undefined }
+        : options.connection;
       let status = await waitHealthy(runtime, start, waitConnection, options);
       if (fresh && options.spec.auth) {
         await enableAuth(runtime, options);
@@ -56,7 +58,10 @@ export async function upCluster(options: UpOptions): Promise<UpResult> {
       return { runtime, start, status };
     } catch (error) {
       const lostPortRace =
-        error instanceof MemberStartError && error.portInUse && start.mode === 'created' && attempt < PORT_RACE_ATTEMPTS;
+        error instanceof MemberStartError &&
+        error.portInUse &&
+        start.mode === 'created' &&
+        attempt < PORT_RACE_ATTEMPTS;
       if (start.mode !== 'running') await runtime.stop(2_000);
       if (!lostPortRace) throw error;
       options.onProgress?.('a picked port was taken meanwhile; creating the cluster again on other ports');
@@ -89,7 +94,11 @@ async function enableAuth(runtime: LocalRuntime, options: UpOptions): Promise<vo
     });
   }
   const [first] = parseEndpointList(await runtime.endpoints());
-  const client = new MemberClient(first as Endpoint, { ...options.connection, user: undefined, password: undefined });
+  const client = new MemberClient(first as Endpoint, {
+    ...options.connection,
+    user: undefined,
+    password: undefined,
+  });
   try {
     await client.enableAuthWithRoot(password);
   } finally {
@@ -123,8 +132,13 @@ async function waitHealthy(
     if (Date.now() > deadline) break;
     await sleep(200);
   }
-  const problems = last.members.filter((m) => !m.health.ok).map((m) => `${m.endpoint}: ${m.health.error ?? 'unhealthy'}`);
-  throw new StewardError(`the cluster did not become healthy within ${Math.round(timeoutMs / 1000)} s:\n    ${problems.join('\n    ') || 'no leader elected'}`, {
-    hint: 'look at etcd.log in each member folder under dataDir',
-  });
+  const problems = last.members
+    .filter((m) => !m.health.ok)
+    .map((m) => `${m.endpoint}: ${m.health.error ?? 'unhealthy'}`);
+  throw new StewardError(
+    `the cluster did not become healthy within ${Math.round(timeoutMs / 1000)} s:\n    ${problems.join('\n    ') || 'no leader elected'}`,
+    {
+      hint: 'look at etcd.log in each member folder under dataDir',
+    },
+  );
 }

@@ -9,7 +9,13 @@ export class MemberRequestError extends StewardError {
   readonly grpcCode: number | undefined;
   readonly reason: string;
 
-  constructor(endpoint: string, method: string, reason: string, grpcCode: number | undefined, options: { hint?: string; cause?: unknown }) {
+  constructor(
+    endpoint: string,
+    method: string,
+    reason: string,
+    grpcCode: number | undefined,
+    options: { hint?: string; cause?: unknown },
+  ) {
     super(`${endpoint}: ${method} failed: ${reason}`, options);
     this.endpoint = endpoint;
     this.method = method;
@@ -23,7 +29,12 @@ function isServiceError(error: unknown): error is ServiceError {
 }
 
 /** Wraps a failure of `method` on `endpoint`, with a reason and a hint a user can act on. */
-export function toMemberError(endpoint: string, method: string, error: unknown, timeoutMs: number): MemberRequestError {
+export function toMemberError(
+  endpoint: string,
+  method: string,
+  error: unknown,
+  timeoutMs: number,
+): MemberRequestError {
   if (error instanceof MemberRequestError) return error;
   if (!isServiceError(error)) {
     const message = error instanceof Error ? error.message : String(error);
@@ -34,14 +45,16 @@ export function toMemberError(endpoint: string, method: string, error: unknown, 
   return new MemberRequestError(endpoint, method, reason, error.code, { hint, cause: error });
 }
 
-function explain(code: number, details: string, timeoutMs: number): { reason: string; hint?: string } {
-  const lastError = /Last error: (.*?)(?:\. Resolution note:.*)?(?: \(\d{4}-\d\d-\d\dT[^)]*\))?$/.exec(details)?.[1];
+function explain(code: GrpcStatus, details: string, timeoutMs: number): { reason: string; hint?: string } {
+  const lastError = /Last error: (.*?)(?:\. Resolution note:.*)?(?: \(\d{4}-\d\d-\d\dT[^)]*\))?$/.exec(
+    details,
+  )?.[1];
   if (code === GrpcStatus.UNAVAILABLE) {
     const cause = lastError ?? details;
     if (/certificate|SSL|TLS|handshake|wrong version number/i.test(cause)) {
       return {
         reason: `TLS handshake failed: ${cause}`,
-        hint: 'check --cacert/--cert/--key (or the spec\'s tls section) and the endpoint\'s scheme',
+        hint: "check --cacert/--cert/--key (or the spec's tls section) and the endpoint's scheme",
       };
     }
     return {
@@ -55,10 +68,12 @@ function explain(code: number, details: string, timeoutMs: number): { reason: st
       hint: 'the member may be down, partitioned or overloaded; raise --command-timeout if it is just slow',
     };
   }
-  if (/user name is empty|authentication failed|invalid auth token|permission denied|not capable/i.test(details)) {
+  if (
+    /user name is empty|authentication failed|invalid auth token|permission denied|not capable/i.test(details)
+  ) {
     return {
       reason: details.replace(/^etcdserver: /, ''),
-      hint: 'this cluster has authentication on: pass --user NAME (password from --password, ETCDCTL_PASSWORD or the spec\'s auth section)',
+      hint: "this cluster has authentication on: pass --user NAME (password from --password, ETCDCTL_PASSWORD or the spec's auth section)",
     };
   }
   return { reason: details.replace(/^etcdserver: /, '') };

@@ -5,7 +5,13 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Metadata, credentials, type Client, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import {
+  Metadata,
+  credentials,
+  type Client,
+  type ChannelCredentials,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { InputError } from '../errors.js';
 import { type Endpoint } from './endpoint.js';
 import { toMemberError } from './errors.js';
@@ -44,7 +50,8 @@ export interface MemberStatus {
   readonly errors: readonly string[];
 }
 
-export type AlarmKind = 'NOSPACE' | 'CORRUPT' | string;
+/** etcd's alarm name: `NOSPACE`, `CORRUPT`, or one a newer etcd adds. */
+export type AlarmKind = string;
 
 export interface ActiveAlarm {
   readonly memberId: string;
@@ -69,7 +76,12 @@ export interface KeyValue {
 }
 
 type Callback<T> = (error: ServiceError | null, response: T) => void;
-type UnaryMethod = (request: object, metadata: Metadata, options: { deadline: number }, callback: Callback<unknown>) => void;
+type UnaryMethod = (
+  request: object,
+  metadata: Metadata,
+  options: { deadline: number },
+  callback: Callback<unknown>,
+) => void;
 
 /** Hex form of a uint64 that arrived as a decimal string, as etcdctl prints member ids. */
 export function hexId(decimal: string | undefined): string {
@@ -80,18 +92,24 @@ function readPem(file: string, flag: string): Buffer {
   try {
     return readFileSync(file);
   } catch (error) {
-    throw new InputError(`${flag} ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, {
-      hint: `point ${flag} at a PEM file that exists and is readable`,
-    });
+    throw new InputError(
+      `${flag} ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+      {
+        hint: `point ${flag} at a PEM file that exists and is readable`,
+      },
+    );
   }
 }
 
 /** Builds gRPC channel credentials, checking each TLS file so a wrong file is named before any call. */
 export function channelCredentials(endpoint: Endpoint, options: ConnectionOptions): ChannelCredentials {
-  const wantsTls = endpoint.secure ?? Boolean(options.caFile || options.certFile || options.insecureSkipTlsVerify);
+  const wantsTls =
+    endpoint.secure ?? Boolean(options.caFile || options.certFile || options.insecureSkipTlsVerify);
   if (!wantsTls) return credentials.createInsecure();
   if (Boolean(options.certFile) !== Boolean(options.keyFile)) {
-    throw new InputError('a client certificate needs both --cert and --key', { hint: 'pass both, or neither' });
+    throw new InputError('a client certificate needs both --cert and --key', {
+      hint: 'pass both, or neither',
+    });
   }
   const ca = options.caFile ? readPem(options.caFile, '--cacert') : null;
   if (ca) parseCertificate(ca, options.caFile as string, '--cacert');
@@ -105,7 +123,9 @@ export function channelCredentials(endpoint: Endpoint, options: ConnectionOption
     try {
       privateKey = createPrivateKey(key);
     } catch {
-      throw new InputError(`--key ${options.keyFile}: not a PEM private key`, { hint: 'pass the private key that belongs to --cert' });
+      throw new InputError(`--key ${options.keyFile}: not a PEM private key`, {
+        hint: 'pass the private key that belongs to --cert',
+      });
     }
     if (!certificate.checkPrivateKey(privateKey)) {
       throw new InputError(`--key ${options.keyFile} does not belong to --cert ${options.certFile}`, {
@@ -114,14 +134,21 @@ export function channelCredentials(endpoint: Endpoint, options: ConnectionOption
     }
   }
   const skipVerify = options.insecureSkipTlsVerify === true;
-  return credentials.createSsl(ca, key, cert, skipVerify ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : {});
+  return credentials.createSsl(
+    ca,
+    key,
+    cert,
+    skipVerify ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : {},
+  );
 }
 
 function parseCertificate(pem: Buffer, file: string, flag: string): X509Certificate {
   try {
     return new X509Certificate(pem);
   } catch {
-    throw new InputError(`${flag} ${file}: not a PEM certificate`, { hint: `point ${flag} at a PEM-encoded X.509 certificate` });
+    throw new InputError(`${flag} ${file}: not a PEM certificate`, {
+      hint: `point ${flag} at a PEM-encoded X.509 certificate`,
+    });
   }
 }
 
@@ -176,7 +203,9 @@ export class MemberClient {
 
   /** The cluster's active alarms, as this member knows them. */
   async alarms(): Promise<ActiveAlarm[]> {
-    const r = await this.call<{ alarms: { memberID: string; alarm: string }[] }>(this.maintenance, 'alarm', { action: 'GET' });
+    const r = await this.call<{ alarms: { memberID: string; alarm: string }[] }>(this.maintenance, 'alarm', {
+      action: 'GET',
+    });
     return r.alarms.map((a) => ({ memberId: hexId(a.memberID), alarm: a.alarm }));
   }
 
@@ -196,12 +225,21 @@ export class MemberClient {
   /** Cluster.MemberList as this member sees it. */
   async memberList(): Promise<ClusterMember[]> {
     const r = await this.call<{ members: MemberWire[] }>(this.cluster, 'memberList', { linearizable: false });
-    return r.members.map((m) => ({ id: hexId(m.ID), name: m.name, peerUrls: m.peerURLs, clientUrls: m.clientURLs, isLearner: m.isLearner }));
+    return r.members.map((m) => ({
+      id: hexId(m.ID),
+      name: m.name,
+      peerUrls: m.peerURLs,
+      clientUrls: m.clientURLs,
+      isLearner: m.isLearner,
+    }));
   }
 
   /** Writes one key. */
   async put(key: string, value: string | Buffer): Promise<{ revision: number }> {
-    const r = await this.call<{ header: { revision: string } }>(this.kv, 'put', { key: Buffer.from(key), value: Buffer.from(value) });
+    const r = await this.call<{ header: { revision: string } }>(this.kv, 'put', {
+      key: Buffer.from(key),
+      value: Buffer.from(value),
+    });
     return { revision: Number(r.header.revision) };
   }
 
@@ -247,10 +285,15 @@ export class MemberClient {
   }
 
   private async authenticate(): Promise<void> {
-    const r = await this.invoke<{ token: string }>(this.auth, 'authenticate', {
-      name: this.options.user,
-      password: this.options.password ?? '',
-    }, false);
+    const r = await this.invoke<{ token: string }>(
+      this.auth,
+      'authenticate',
+      {
+        name: this.options.user,
+        password: this.options.password ?? '',
+      },
+      false,
+    );
     this.token = r.token;
   }
 

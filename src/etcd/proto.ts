@@ -17,7 +17,12 @@ let services: EtcdServices | undefined;
 /** The etcd v3 services; 64-bit integers arrive as decimal strings, bytes as Buffers. */
 export function etcdServices(): EtcdServices {
   if (!services) {
-    const definition = loadSync(PROTO_FILE, { longs: String, enums: String, defaults: true, keepCase: false });
+    const definition = loadSync(PROTO_FILE, {
+      longs: String,
+      enums: String,
+      defaults: true,
+      keepCase: false,
+    });
     const pkg = loadPackageDefinition(definition)['etcdserverpb'] as unknown as EtcdServices;
     services = pkg;
   }

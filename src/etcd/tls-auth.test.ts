@@ -22,25 +22,35 @@ describe('TLS and authentication', { concurrency: true }, () => {
     it(`etcd ${line}: a TLS + auth cluster is reachable only with the right settings`, async () => {
       const dir = await tempDir(cleanup, `tls-${line}`);
       const certs = await makeCerts(dir);
-      const spec = await writeSpec(dir, {
-        etcd: { version: line },
-        tls: {
-          caFile: certs.ca,
-          certFile: certs.clientCert,
-          keyFile: certs.clientKey,
-          server: { certFile: certs.serverCert, keyFile: certs.serverKey, clientCertAuth: true },
+      const spec = await writeSpec(
+        dir,
+        {
+          etcd: { version: line },
+          tls: {
+            caFile: certs.ca,
+            certFile: certs.clientCert,
+            keyFile: certs.clientKey,
+            server: { certFile: certs.serverCert, keyFile: certs.serverKey, clientCertAuth: true },
+          },
+          auth: { user: 'root', passwordEnv: 'TEST_ROOT_PASSWORD' },
         },
-        auth: { user: 'root', passwordEnv: 'TEST_ROOT_PASSWORD' },
-      }, 'cluster.yaml'); // not steward.yaml: the commands below run in `dir` and must not pick it up
+        'cluster.yaml',
+      ); // not steward.yaml: the commands below run in `dir` and must not pick it up
       const env = { TEST_ROOT_PASSWORD: PASSWORD };
       const up = await upDetached(cleanup, spec, env);
       assert.equal(up.mode, 'created');
-      assert.ok(up.endpoints.every((e) => e.startsWith('https://127.0.0.1:')), up.endpoints.join(','));
+      assert.ok(
+        up.endpoints.every((e) => e.startsWith('https://127.0.0.1:')),
+        up.endpoints.join(','),
+      );
       const endpoints = up.endpoints.join(',');
 
       const status = async (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
         const r = await runCli(['status', '-o', 'json', ...args], { env: extraEnv, cwd: dir });
-        assert.ok(!r.stdout.includes(PASSWORD) && !r.stderr.includes(PASSWORD), 'the password never appears in output');
+        assert.ok(
+          !r.stdout.includes(PASSWORD) && !r.stderr.includes(PASSWORD),
+          'the password never appears in output',
+        );
         return r;
       };
 
@@ -50,7 +60,16 @@ describe('TLS and authentication', { concurrency: true }, () => {
       assert.equal(fromSpec.json<StatusJson>().healthy, true);
 
       // etcdctl's flags, with --user name:password.
-      const tlsFlags = ['--endpoints', endpoints, '--cacert', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey];
+      const tlsFlags = [
+        '--endpoints',
+        endpoints,
+        '--cacert',
+        certs.ca,
+        '--cert',
+        certs.clientCert,
+        '--key',
+        certs.clientKey,
+      ];
       const fromFlags = await status([...tlsFlags, '--user', `root:${PASSWORD}`]);
       assert.equal(fromFlags.code, 0, fromFlags.stdout + fromFlags.stderr);
 
@@ -78,21 +97,61 @@ describe('TLS and authentication', { concurrency: true }, () => {
       assert.match(wrongPassword.json<StatusJson>().members[0]?.health.error ?? '', /authentication failed/);
 
       // A CA that did not sign the members' certificate.
-      const wrongCa = await status(['--endpoints', endpoints, '--cacert', certs.otherCa, '--cert', certs.clientCert, '--key', certs.clientKey, '--user', `root:${PASSWORD}`]);
+      const wrongCa = await status([
+        '--endpoints',
+        endpoints,
+        '--cacert',
+        certs.otherCa,
+        '--cert',
+        certs.clientCert,
+        '--key',
+        certs.clientKey,
+        '--user',
+        `root:${PASSWORD}`,
+      ]);
       assert.equal(wrongCa.code, 1, wrongCa.stderr);
-      assert.match(wrongCa.json<StatusJson>().members[0]?.health.error ?? '', /TLS handshake failed|certificate/i);
+      assert.match(
+        wrongCa.json<StatusJson>().members[0]?.health.error ?? '',
+        /TLS handshake failed|certificate/i,
+      );
 
       // ...unless verification is switched off on purpose.
-      const skipVerify = await status(['--endpoints', endpoints, '--cacert', certs.otherCa, '--cert', certs.clientCert, '--key', certs.clientKey, '--insecure-skip-tls-verify', '--user', `root:${PASSWORD}`]);
+      const skipVerify = await status([
+        '--endpoints',
+        endpoints,
+        '--cacert',
+        certs.otherCa,
+        '--cert',
+        certs.clientCert,
+        '--key',
+        certs.clientKey,
+        '--insecure-skip-tls-verify',
+        '--user',
+        `root:${PASSWORD}`,
+      ]);
       assert.equal(skipVerify.code, 0, skipVerify.stdout + skipVerify.stderr);
 
       // The members require a client certificate.
-      const noClientCert = await status(['--endpoints', endpoints, '--cacert', certs.ca, '--user', `root:${PASSWORD}`]);
+      const noClientCert = await status([
+        '--endpoints',
+        endpoints,
+        '--cacert',
+        certs.ca,
+        '--user',
+        `root:${PASSWORD}`,
+      ]);
       assert.equal(noClientCert.code, 1, noClientCert.stderr);
       assert.equal(noClientCert.json<StatusJson>().healthy, false);
 
       // Plain http against TLS members fails with an error, not a hang.
-      const plain = await status(['--endpoints', endpoints.replaceAll('https://', 'http://'), '--user', `root:${PASSWORD}`, '--dial-timeout', '1s']);
+      const plain = await status([
+        '--endpoints',
+        endpoints.replaceAll('https://', 'http://'),
+        '--user',
+        `root:${PASSWORD}`,
+        '--dial-timeout',
+        '1s',
+      ]);
       assert.equal(plain.code, 1, plain.stderr);
     });
   }
@@ -101,17 +160,29 @@ describe('TLS and authentication', { concurrency: true }, () => {
     const line = testLines().includes('3.6') ? '3.6' : (testLines()[0] ?? '3.6');
     const dir = await tempDir(cleanup, 'auth');
     await writeFile(path.join(dir, 'root.pw'), `${PASSWORD}\n`);
-    const spec = await writeSpec(dir, { members: 1, etcd: { version: line }, auth: { user: 'root', passwordFile: 'root.pw' } }, 'cluster.yaml');
+    const spec = await writeSpec(
+      dir,
+      { members: 1, etcd: { version: line }, auth: { user: 'root', passwordFile: 'root.pw' } },
+      'cluster.yaml',
+    );
     const up = await upDetached(cleanup, spec);
     assert.equal(up.status.healthy, true);
-    const anonymous = await runCli(['status', '-o', 'json', '--endpoints', up.endpoints.join(',')], { cwd: dir });
+    const anonymous = await runCli(['status', '-o', 'json', '--endpoints', up.endpoints.join(',')], {
+      cwd: dir,
+    });
     assert.equal(anonymous.code, 1);
     assert.match(anonymous.json<StatusJson>().members[0]?.health.error ?? '', /user name is empty/);
     const table = await runCli(['status', '--endpoints', up.endpoints.join(',')], { cwd: dir });
     assert.match(table.stdout, /UNHEALTHY: 1 of 1 members failing/);
-    const withUser = await runCli(['status', '--endpoints', up.endpoints.join(',')], { cwd: dir, env: { ETCDCTL_USER: `root:${PASSWORD}` } });
+    const withUser = await runCli(['status', '--endpoints', up.endpoints.join(',')], {
+      cwd: dir,
+      env: { ETCDCTL_USER: `root:${PASSWORD}` },
+    });
     assert.equal(withUser.code, 0, withUser.stderr);
-    const missingPassword = await runCli(['status', '--endpoints', up.endpoints.join(','), '--user', 'root'], { cwd: dir });
+    const missingPassword = await runCli(
+      ['status', '--endpoints', up.endpoints.join(','), '--user', 'root'],
+      { cwd: dir },
+    );
     assert.equal(missingPassword.code, 2);
     assert.match(missingPassword.stderr, /--user root was given without a password/);
   });
@@ -124,7 +195,16 @@ describe('TLS and authentication', { concurrency: true }, () => {
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /error: --cacert .*nope\.pem: no such file/);
 
-    const mismatched = await runCli(['status', ...endpoint, '--cacert', certs.ca, '--cert', certs.clientCert, '--key', certs.serverKey]);
+    const mismatched = await runCli([
+      'status',
+      ...endpoint,
+      '--cacert',
+      certs.ca,
+      '--cert',
+      certs.clientCert,
+      '--key',
+      certs.serverKey,
+    ]);
     assert.equal(mismatched.code, 2);
     assert.match(mismatched.stderr, /error: --key .*server\.key does not belong to --cert .*client\.pem/);
 

@@ -14,7 +14,11 @@ describe('etcd binary resolution', () => {
 
   it('finds each supported line in the cache, with etcdctl and etcdutl beside etcd', async () => {
     for (const l of testLines()) {
-      const found = await resolveEtcd(l, undefined, { HOME: process.env['HOME'], ETCD_STEWARD_CACHE: process.env['ETCD_STEWARD_CACHE'], PATH: '' });
+      const found = await resolveEtcd(l, undefined, {
+        HOME: process.env['HOME'],
+        ETCD_STEWARD_CACHE: process.env['ETCD_STEWARD_CACHE'],
+        PATH: '',
+      });
       assert.equal(found.source, 'cache');
       assert.equal(found.line, l);
       assert.match(found.version, new RegExp(`^${l.replace('.', '\\.')}\\.\\d+$`));
@@ -39,7 +43,10 @@ describe('etcd binary resolution', () => {
   it('falls back to PATH when the cache has nothing', async () => {
     const real = await binariesFor(line);
     const empty = await tempDir(cleanup, 'emptycache');
-    const found = await resolveEtcd(line, undefined, { ETCD_STEWARD_CACHE: empty, PATH: path.dirname(real.etcd) });
+    const found = await resolveEtcd(line, undefined, {
+      ETCD_STEWARD_CACHE: empty,
+      PATH: path.dirname(real.etcd),
+    });
     assert.equal(found.source, 'path');
     assert.equal(found.version, real.version);
   });
@@ -50,18 +57,27 @@ describe('etcd binary resolution', () => {
     const dir = path.join(cache, 'etcd', `v${line}.999`);
     await mkdir(dir, { recursive: true });
     await symlink(real.etcd, path.join(dir, 'etcd')); // no .complete marker
-    await assert.rejects(resolveEtcd(line, undefined, { ETCD_STEWARD_CACHE: cache, PATH: '' }), /no etcd 3\.\d binary found/);
+    await assert.rejects(
+      resolveEtcd(line, undefined, { ETCD_STEWARD_CACHE: cache, PATH: '' }),
+      /no etcd 3\.\d binary found/,
+    );
     await writeFile(path.join(dir, '.complete'), '');
-    assert.equal((await resolveEtcd(line, undefined, { ETCD_STEWARD_CACHE: cache, PATH: '' })).etcd, path.join(dir, 'etcd'));
+    assert.equal(
+      (await resolveEtcd(line, undefined, { ETCD_STEWARD_CACHE: cache, PATH: '' })).etcd,
+      path.join(dir, 'etcd'),
+    );
   });
 
   it('names the install command when nothing is found', async () => {
     const empty = await tempDir(cleanup, 'nothing');
-    await assert.rejects(resolveEtcd('3.7', undefined, { ETCD_STEWARD_CACHE: empty, PATH: empty }), (error: Error & { hint?: string }) => {
-      assert.match(error.message, /no etcd 3\.7 binary found \(looked at --etcd-bin, ETCD_BIN, .*, PATH\)/);
-      assert.match(error.hint ?? '', /etcd-steward install-etcd 3\.7/);
-      return true;
-    });
+    await assert.rejects(
+      resolveEtcd('3.7', undefined, { ETCD_STEWARD_CACHE: empty, PATH: empty }),
+      (error: Error & { hint?: string }) => {
+        assert.match(error.message, /no etcd 3\.7 binary found \(looked at --etcd-bin, ETCD_BIN, .*, PATH\)/);
+        assert.match(error.hint ?? '', /etcd-steward install-etcd 3\.7/);
+        return true;
+      },
+    );
   });
 
   it('refuses a binary of another line, or something that is not etcd', async () => {
@@ -69,7 +85,10 @@ describe('etcd binary resolution', () => {
     if (lines.length >= 2) {
       const other = await binariesFor(lines[0] as (typeof lines)[number]);
       const want = lines[1] as (typeof lines)[number];
-      await assert.rejects(resolveEtcd(want, other.etcd, {}), new RegExp(`is etcd ${other.version.replaceAll('.', '\\.')}, but the spec asks for etcd ${want}`));
+      await assert.rejects(
+        resolveEtcd(want, other.etcd, {}),
+        new RegExp(`is etcd ${other.version.replaceAll('.', '\\.')}, but the spec asks for etcd ${want}`),
+      );
     }
     await assert.rejects(resolveEtcd(line, '/bin/true', {}), /does not look like etcd/);
   });

@@ -8,7 +8,7 @@ import { access, constants, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { SUPPORTED_LINES, type EtcdLine } from '../config/spec.js';
+import { SUPPORTED_LINES, type EtcdLine } from '../config/etcd-lines.js';
 import { InputError, StewardError } from '../errors.js';
 
 const run = promisify(execFile);
@@ -42,12 +42,18 @@ export async function etcdVersionOf(binary: string): Promise<string> {
     ({ stdout } = await run(binary, ['--version'], { timeout: 10_000 }));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(`cannot run ${binary}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`, {
-      hint: 'point --etcd-bin / ETCD_BIN at an etcd server binary',
-    });
+    throw new InputError(
+      `cannot run ${binary}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+      {
+        hint: 'point --etcd-bin / ETCD_BIN at an etcd server binary',
+      },
+    );
   }
   const version = /etcd Version:\s*(\S+)/.exec(stdout)?.[1];
-  if (!version) throw new InputError(`${binary} does not look like etcd: '--version' printed ${JSON.stringify(stdout.slice(0, 80))}`);
+  if (!version)
+    throw new InputError(
+      `${binary} does not look like etcd: '--version' printed ${JSON.stringify(stdout.slice(0, 80))}`,
+    );
   return version;
 }
 
@@ -64,7 +70,11 @@ async function isExecutable(file: string): Promise<boolean> {
   }
 }
 
-async function fromFolder(etcd: string, line: EtcdLine, source: EtcdBinaries['source']): Promise<EtcdBinaries> {
+async function fromFolder(
+  etcd: string,
+  line: EtcdLine,
+  source: EtcdBinaries['source'],
+): Promise<EtcdBinaries> {
   const version = await etcdVersionOf(etcd);
   const found = lineOf(version);
   if (!(SUPPORTED_LINES as readonly string[]).includes(found)) {
@@ -104,7 +114,10 @@ async function cachedInstall(line: EtcdLine, env: NodeJS.ProcessEnv): Promise<st
     .sort((a, b) => b.patch - a.patch);
   for (const { name } of versions) {
     const dir = path.join(root, name);
-    const complete = await access(path.join(dir, '.complete')).then(() => true, () => false);
+    const complete = await access(path.join(dir, '.complete')).then(
+      () => true,
+      () => false,
+    );
     if (complete && (await isExecutable(path.join(dir, 'etcd')))) return path.join(dir, 'etcd');
   }
   return undefined;
@@ -122,7 +135,11 @@ async function onPath(env: NodeJS.ProcessEnv): Promise<string | undefined> {
  * Resolves etcd, etcdctl and etcdutl for a line. `explicit` is --etcd-bin or the spec's etcd.bin;
  * ETCD_BIN comes next. Fails with the install command when nothing fits.
  */
-export async function resolveEtcd(line: EtcdLine, explicit?: string, env: NodeJS.ProcessEnv = process.env): Promise<EtcdBinaries> {
+export async function resolveEtcd(
+  line: EtcdLine,
+  explicit?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<EtcdBinaries> {
   const chosen = explicit ?? (env['ETCD_BIN'] || undefined);
   if (chosen) return fromFolder(path.resolve(chosen), line, 'explicit');
   const cached = await cachedInstall(line, env);
@@ -132,7 +149,10 @@ export async function resolveEtcd(line: EtcdLine, explicit?: string, env: NodeJS
     const version = await etcdVersionOf(fromPath).catch(() => undefined);
     if (version && lineOf(version) === line) return fromFolder(fromPath, line, 'path');
   }
-  throw new StewardError(`no etcd ${line} binary found (looked at --etcd-bin, ETCD_BIN, ${path.join(cacheDir(env), 'etcd')}, PATH)`, {
-    hint: `install it with: ${installCommand(line)}`,
-  });
+  throw new StewardError(
+    `no etcd ${line} binary found (looked at --etcd-bin, ETCD_BIN, ${path.join(cacheDir(env), 'etcd')}, PATH)`,
+    {
+      hint: `install it with: ${installCommand(line)}`,
+    },
+  );
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { SUPPORTED_LINES, type EtcdLine } from '../config/spec.js';
+import { SUPPORTED_LINES, type EtcdLine } from '../config/etcd-lines.js';
 import { resolveEtcd, type EtcdBinaries } from '../runtime/etcd-binaries.js';
 
 const exec = promisify(execFile);
@@ -17,7 +17,8 @@ const exec = promisify(execFile);
 /** Every temp dir of a test starts with this, so the runner can find what a test left behind. */
 export const TEST_TMP_PREFIX = path.join(os.tmpdir(), 'steward-test-');
 
-export const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/** The shipped CLI: the package's bin, which runs the bundle `npm run build` makes. */
+export const CLI = fileURLToPath(new URL('../../bin/etcd-steward.mjs', import.meta.url));
 
 /** A registry of cleanups, run in reverse order (node:test's `after`/`t.after` call `run`). */
 export class Cleanup {
@@ -26,7 +27,10 @@ export class Cleanup {
     this.steps.push(step);
   }
   async run(): Promise<void> {
-    while (this.steps.length > 0) await this.steps.pop()?.().catch((e: unknown) => console.error('cleanup:', e));
+    while (this.steps.length > 0)
+      await this.steps
+        .pop()?.()
+        .catch((e: unknown) => console.error('cleanup:', e));
   }
 }
 
@@ -39,7 +43,10 @@ export async function tempDir(cleanup: Cleanup, label = 'x'): Promise<string> {
 
 /** The etcd lines to test: STEWARD_TEST_LINES (e.g. "3.6") or all supported ones. */
 export function testLines(): EtcdLine[] {
-  const wanted = process.env['STEWARD_TEST_LINES']?.split(',').map((s) => s.trim()).filter(Boolean);
+  const wanted = process.env['STEWARD_TEST_LINES']
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return wanted ? SUPPORTED_LINES.filter((line) => wanted.includes(line)) : [...SUPPORTED_LINES];
 }
 
@@ -56,10 +63,17 @@ export interface CliResult {
 }
 
 /** Runs `etcd-steward ARGS` as a user would (a real process) and collects its output. */
-export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env = { ...scrubbedEnv(), ...options.env };
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: options.cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -86,11 +100,17 @@ export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessE
 
 /** Our environment without ETCDCTL_* / ETCD_* variables, so a developer's settings don't leak in. */
 export function scrubbedEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCDCTL_') && !k.startsWith('ETCD_')));
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('ETCDCTL_') && !k.startsWith('ETCD_')),
+  );
 }
 
 /** Writes a spec into `dir` (steward.yaml), with fast test defaults, and returns its path. */
-export async function writeSpec(dir: string, spec: Record<string, unknown>, file = 'steward.yaml'): Promise<string> {
+export async function writeSpec(
+  dir: string,
+  spec: Record<string, unknown>,
+  file = 'steward.yaml',
+): Promise<string> {
   const etcd = { unsafeNoFsync: true, ...(spec['etcd'] as object | undefined) };
   const full = { name: 'etcd', runtime: 'local', members: 3, dataDir: './data', ...spec, etcd };
   const target = path.join(dir, file);
@@ -102,17 +122,26 @@ export async function writeSpec(dir: string, spec: Record<string, unknown>, file
  * Starts a local cluster from `specFile` with the real CLI (`up --detach`) and registers
  * `down --purge` plus a SIGKILL of every recorded pid as cleanup. Returns the status JSON.
  */
-export async function upDetached(cleanup: Cleanup, specFile: string, env: NodeJS.ProcessEnv = {}): Promise<UpJson> {
+export async function upDetached(
+  cleanup: Cleanup,
+  specFile: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<UpJson> {
   cleanup.add(() => killRecordedMembers(path.dirname(specFile)));
   const result = await runCli(['--config', specFile, 'up', '--detach', '-o', 'json'], { env });
-  if (result.code !== 0) throw new Error(`up failed (exit ${String(result.code)}):\n${result.stderr}\n${result.stdout}`);
+  if (result.code !== 0)
+    throw new Error(`up failed (exit ${String(result.code)}):\n${result.stderr}\n${result.stdout}`);
   return result.json<UpJson>();
 }
 
 export interface UpJson {
   mode: string;
   endpoints: string[];
-  status: { healthy: boolean; clusterId: string; members: { endpoint: string; id: string; version: string; isLeader: boolean }[] };
+  status: {
+    healthy: boolean;
+    clusterId: string;
+    members: { endpoint: string; id: string; version: string; isLeader: boolean }[];
+  };
 }
 
 /** SIGKILLs every member pid recorded under `dir` (any data dir's state.json below it). */
@@ -133,8 +162,15 @@ export async function killRecordedMembers(dir: string): Promise<void> {
 }
 
 /** Runs a real etcdctl of the line against `endpoints`; returns stdout. */
-export async function etcdctl(binaries: EtcdBinaries, endpoints: readonly string[], args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
-  const { stdout } = await exec(binaries.etcdctl, [`--endpoints=${endpoints.join(',')}`, ...args], { env: { ...scrubbedEnv(), ...env } });
+export async function etcdctl(
+  binaries: EtcdBinaries,
+  endpoints: readonly string[],
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<string> {
+  const { stdout } = await exec(binaries.etcdctl, [`--endpoints=${endpoints.join(',')}`, ...args], {
+    env: { ...scrubbedEnv(), ...env },
+  });
   return stdout;
 }
 
@@ -152,15 +188,57 @@ export async function makeCerts(dir: string): Promise<TestCerts> {
   const f = (name: string) => path.join(dir, name);
   const ssl = (...args: string[]) => exec('openssl', args, { cwd: dir });
   const ca = async (name: string) => {
-    await ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-      '-subj', `/CN=${name}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.pem`));
+    await ssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      f(`${name}.key`),
+      '-out',
+      f(`${name}.pem`),
+    );
   };
   const leaf = async (name: string, usage: string, san: string) => {
-    await ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${name}`,
-      '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`));
+    await ssl(
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      f(`${name}.key`),
+      '-out',
+      f(`${name}.csr`),
+    );
     await writeFile(f(`${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=${usage}\n`);
-    await ssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial',
-      '-days', '2', '-extfile', f(`${name}.ext`), '-out', f(`${name}.pem`));
+    await ssl(
+      'x509',
+      '-req',
+      '-in',
+      f(`${name}.csr`),
+      '-CA',
+      f('ca.pem'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      f(`${name}.ext`),
+      '-out',
+      f(`${name}.pem`),
+    );
   };
   await ca('ca');
   await ca('other-ca');

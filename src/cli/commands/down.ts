@@ -21,8 +21,14 @@ export async function downCommand(options: DownOptions): Promise<number> {
     printJson({ name: spec.name, members, purged });
     return 0;
   }
-  process.stdout.write(`${renderTable(['MEMBER', 'RESULT'], members.map((m) => [m.name, m.outcome]))}\n`);
-  if (options.purge) progress(options.output, `removed ${purged.length} member folders under ${spec.dataDir}`);
+  process.stdout.write(
+    `${renderTable(
+      ['MEMBER', 'RESULT'],
+      members.map((m) => [m.name, m.outcome]),
+    )}\n`,
+  );
+  if (options.purge)
+    progress(options.output, `removed ${purged.length} member folders under ${spec.dataDir}`);
   else progress(options.output, `data kept in ${spec.dataDir}; \`etcd-steward up\` starts the cluster again`);
   return 0;
 }

@@ -2,14 +2,18 @@
 // restart with data kept, a killed member, and the refusals (port in use, member that dies on
 // start, data without state).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
+  CLI,
   Cleanup,
   binariesFor,
+  killRecordedMembers,
+  scrubbedEnv,
   etcdctl,
   runCli,
   tempDir,
@@ -62,7 +66,10 @@ describe('local cluster lifecycle', { concurrency: true }, () => {
       const status = first.json<StatusJson>();
       assert.equal(status.healthy, true);
       assert.equal(status.members.length, 3);
-      assert.deepEqual(status.members.map((m) => m.name), ['etcd-0', 'etcd-1', 'etcd-2']);
+      assert.deepEqual(
+        status.members.map((m) => m.name),
+        ['etcd-0', 'etcd-1', 'etcd-2'],
+      );
       assert.equal(status.members.filter((m) => m.isLeader).length, 1, 'exactly one leader');
       for (const m of status.members) {
         assert.ok(m.version?.startsWith(`${line}.`), `member runs etcd ${line}: ${String(m.version)}`);
@@ -79,7 +86,10 @@ describe('local cluster lifecycle', { concurrency: true }, () => {
       // The table says the same in columns.
       const table = await runCli(['--config', spec, 'status']);
       assert.equal(table.code, 0);
-      assert.match(table.stdout, /ENDPOINT.*NAME.*ID.*VERSION.*DB SIZE.*IN USE.*FRAG.*QUOTA USE.*LEADER.*LEARNER.*TERM.*INDEX.*APPLIED.*HEALTH.*ALARMS.*ERRORS/);
+      assert.match(
+        table.stdout,
+        /ENDPOINT.*NAME.*ID.*VERSION.*DB SIZE.*IN USE.*FRAG.*QUOTA USE.*LEADER.*LEARNER.*TERM.*INDEX.*APPLIED.*HEALTH.*ALARMS.*ERRORS/,
+      );
       assert.match(table.stdout, /healthy, 3 members, leader [0-9a-f]+ \(etcd-\d\)/);
 
       // up on a running cluster changes nothing.
@@ -108,7 +118,9 @@ describe('local cluster lifecycle', { concurrency: true }, () => {
       assert.equal(value.trim(), `line-${line}`);
 
       // A killed member: its row carries the error, the others stay healthy, exit code 1.
-      const state = JSON.parse(await readFile(path.join(dir, 'data', 'state.json'), 'utf8')) as { members: { pid: number }[] };
+      const state = JSON.parse(await readFile(path.join(dir, 'data', 'state.json'), 'utf8')) as {
+        members: { pid: number }[];
+      };
       const victim = state.members[1]?.pid as number;
       process.kill(victim, 'SIGKILL');
       await waitUntil(() => !alive(victim));
@@ -134,16 +146,54 @@ describe('local cluster lifecycle', { concurrency: true }, () => {
 
   const line = testLines().includes('3.6') ? '3.6' : (testLines()[0] ?? '3.6');
 
+  it('in the foreground (npm start) stays up until Ctrl-C, then stops every member', async () => {
+    const dir = await tempDir(cleanup, 'fg');
+    const spec = await writeSpec(dir, { etcd: { version: line } });
+    cleanup.add(() => killRecordedMembers(dir));
+    const child = spawn(process.execPath, [CLI, '--config', spec, 'up'], {
+      env: scrubbedEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitUntil(() => /press Ctrl-C to stop the members/.test(stderr), 60_000);
+    assert.match(stdout, /healthy, 3 members, leader/);
+    const { members } = JSON.parse(await readFile(path.join(dir, 'data', 'state.json'), 'utf8')) as {
+      members: { pid: number }[];
+    };
+    assert.ok(
+      members.every((m) => alive(m.pid)),
+      'members run while up is in the foreground',
+    );
+    child.kill('SIGINT');
+    assert.equal(await exited, 0, stderr);
+    assert.ok(
+      members.every((m) => !alive(m.pid)),
+      'Ctrl-C stopped every member',
+    );
+    assert.match(stderr, /stopping the members/);
+  });
+
   it('refuses a fixed port that another process holds, naming port and member', async () => {
     const dir = await tempDir(cleanup, 'port');
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     cleanup.add(() => new Promise((resolve) => blocker.close(resolve)));
     const port = (blocker.address() as net.AddressInfo).port;
-    const spec = await writeSpec(dir, { members: 1, ports: { client: port, peer: 'auto' }, etcd: { version: line } });
+    const spec = await writeSpec(dir, {
+      members: 1,
+      ports: { client: port, peer: 'auto' },
+      etcd: { version: line },
+    });
     const result = await runCli(['--config', spec, 'up', '--detach']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, new RegExp(`error: port ${port} \\(client port of member etcd-0\\) is already in use`));
+    assert.match(
+      result.stderr,
+      new RegExp(`error: port ${port} \\(client port of member etcd-0\\) is already in use`),
+    );
     assert.match(result.stderr, /hint: stop whatever listens on \d+, or set ports\.client: auto/);
   });
 
@@ -152,7 +202,10 @@ describe('local cluster lifecycle', { concurrency: true }, () => {
     const spec = await writeSpec(dir, { members: 1, etcd: { version: line, extraArgs: ['--no-such-flag'] } });
     const result = await runCli(['--config', spec, 'up', '--detach']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /error: member etcd-0 exited with code \d+ while starting; its last log lines:/);
+    assert.match(
+      result.stderr,
+      /error: member etcd-0 exited with code \d+ while starting; its last log lines:/,
+    );
     assert.match(result.stderr, /no-such-flag/);
     await runCli(['--config', spec, 'down', '--purge']);
   });

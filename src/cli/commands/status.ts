@@ -17,7 +17,9 @@ async function target(options: GlobalOptions) {
   const runtime = new LocalRuntime(spec);
   const state = await runtime.state();
   if (!state) {
-    throw new InputError(`no local cluster in ${spec.dataDir} yet`, { hint: 'start it with `etcd-steward up` (or `npm start`)' });
+    throw new InputError(`no local cluster in ${spec.dataDir} yet`, {
+      hint: 'start it with `etcd-steward up` (or `npm start`)',
+    });
   }
   const endpoints = await runtime.endpoints();
   const names = new Map(state.members.map((m, i) => [endpoints[i] as string, m.name]));
@@ -78,7 +80,9 @@ export function formatStatus(status: ClusterStatus): string {
     cell(m.raftTerm, String),
     cell(m.raftIndex, String),
     cell(m.raftAppliedIndex, String),
-    m.health.ok ? `ok${m.health.tookMs === undefined ? '' : ` (${m.health.tookMs} ms)`}` : (m.health.error ?? 'unhealthy'),
+    m.health.ok
+      ? `ok${m.health.tookMs === undefined ? '' : ` (${m.health.tookMs} ms)`}`
+      : (m.health.error ?? 'unhealthy'),
     m.alarms.join(', ') || dash,
     m.errors.filter((e) => e !== m.health.error).join('; ') || dash,
   ]);
@@ -88,7 +92,9 @@ export function formatStatus(status: ClusterStatus): string {
 function summary(status: ClusterStatus): string {
   const failing = status.members.filter((m) => !m.health.ok);
   const leader = status.members.find((m: MemberStatusRow) => m.isLeader);
-  const leaderText = leader ? `leader ${leader.id ?? '?'}${leader.name ? ` (${leader.name})` : ''}` : 'no leader';
+  const leaderText = leader
+    ? `leader ${leader.id ?? '?'}${leader.name ? ` (${leader.name})` : ''}`
+    : 'no leader';
   const id = status.clusterId ? `cluster ${status.clusterId}` : 'cluster';
   if (status.healthy) return `${id}: healthy, ${status.members.length} members, ${leaderText}`;
   return `${id}: UNHEALTHY: ${failing.length} of ${status.members.length} members failing, ${leaderText}`;

@@ -38,13 +38,23 @@ export async function upCommand(options: UpOptions): Promise<number> {
   const { runtime, start, status } = result;
   const endpoints = await runtime.endpoints();
   if (options.output === 'json') {
-    printJson({ mode: start.mode, name: spec.name, dataDir: spec.dataDir, detached: Boolean(options.detach), endpoints, status });
+    printJson({
+      mode: start.mode,
+      name: spec.name,
+      dataDir: spec.dataDir,
+      detached: Boolean(options.detach),
+      endpoints,
+      status,
+    });
   } else {
     process.stdout.write(`${formatStatus(status)}\n`);
   }
   if (options.detach || start.mode === 'running') {
     runtime.detach();
-    progress(options.output, `members keep running; stop them with: etcd-steward down${options.config ? ` --config ${options.config}` : ''}`);
+    progress(
+      options.output,
+      `members keep running; stop them with: etcd-steward down${options.config ? ` --config ${options.config}` : ''}`,
+    );
     progress(options.output, `endpoints: ${endpoints.join(',')}`);
     return 0;
   }
@@ -54,7 +64,10 @@ export async function upCommand(options: UpOptions): Promise<number> {
   void start.firstExit.then(async (exit) => {
     if (stopping) return;
     const lines = await runtime.lastLogLines(exit.name, 6);
-    progress(options.output, `member ${exit.name} exited (${exit.signal ?? `code ${exit.code ?? '?'}`}); last log lines:\n    ${lines.join('\n    ')}`);
+    progress(
+      options.output,
+      `member ${exit.name} exited (${exit.signal ?? `code ${exit.code ?? '?'}`}); last log lines:\n    ${lines.join('\n    ')}`,
+    );
   });
   await new Promise<void>((resolve) => {
     const stop = () => {
@@ -70,6 +83,9 @@ export async function upCommand(options: UpOptions): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  progress(options.output, 'stopped; `npm start` or `etcd-steward up` starts the same cluster with its data again');
+  progress(
+    options.output,
+    'stopped; `npm start` or `etcd-steward up` starts the same cluster with its data again',
+  );
   return 0;
 }

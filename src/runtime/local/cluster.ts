@@ -76,13 +76,17 @@ export class LocalRuntime {
       const { dataDir } = memberPaths(this.spec.dataDir, member.name);
       if (!(await isMemberProcess(member.pid, dataDir))) stopped.push(member);
     }
-    if (stopped.length === 0) return { mode: 'running', state: existing, started: [], firstExit: new Promise(() => {}) };
+    if (stopped.length === 0)
+      return { mode: 'running', state: existing, started: [], firstExit: new Promise(() => {}) };
     for (const member of stopped) {
       const { dataDir } = memberPaths(this.spec.dataDir, member.name);
       if (!(await hasEtcdData(dataDir))) {
-        throw new StewardError(`member ${member.name} of cluster '${existing.name}' has no data in ${dataDir}`, {
-          hint: 'its data was removed; restore the cluster from a backup, or `etcd-steward down --purge` to start afresh',
-        });
+        throw new StewardError(
+          `member ${member.name} of cluster '${existing.name}' has no data in ${dataDir}`,
+          {
+            hint: 'its data was removed; restore the cluster from a backup, or `etcd-steward down --purge` to start afresh',
+          },
+        );
       }
       await this.checkPortsFree([member]);
     }
@@ -114,7 +118,9 @@ export class LocalRuntime {
     for (const member of state.members) {
       const { dataDir } = memberPaths(this.spec.dataDir, member.name);
       if (await isMemberProcess(member.pid, dataDir)) {
-        throw new StewardError(`member ${member.name} is still running; stop the cluster before purging its data`);
+        throw new StewardError(
+          `member ${member.name} is still running; stop the cluster before purging its data`,
+        );
       }
     }
     const removed: string[] = [];
@@ -143,9 +149,12 @@ export class LocalRuntime {
     for (const name of names) {
       const { dataDir } = memberPaths(this.spec.dataDir, name);
       if (await hasEtcdData(dataDir)) {
-        throw new StewardError(`${dataDir} already holds etcd data, but ${path.join(this.spec.dataDir, STATE_FILE)} is missing`, {
-          hint: 'refusing to initialise a new cluster over existing data; move that folder away or choose another dataDir',
-        });
+        throw new StewardError(
+          `${dataDir} already holds etcd data, but ${path.join(this.spec.dataDir, STATE_FILE)} is missing`,
+          {
+            hint: 'refusing to initialise a new cluster over existing data; move that folder away or choose another dataDir',
+          },
+        );
       }
     }
     const ports = await this.pickPorts(names.length);
@@ -157,7 +166,12 @@ export class LocalRuntime {
       peerScheme: this.spec.tls?.peer ? 'https' : 'http',
       createdAt: new Date().toISOString(),
       etcdVersion: this.requireBinaries().version,
-      members: names.map((name, i) => ({ name, clientPort: ports.client[i] as number, peerPort: ports.peer[i] as number, pid: null })),
+      members: names.map((name, i) => ({
+        name,
+        clientPort: ports.client[i] as number,
+        peerPort: ports.peer[i] as number,
+        pid: null,
+      })),
     };
     await this.checkPortsFree(state.members);
     return this.launch(state, state.members, 'created');
@@ -175,19 +189,30 @@ export class LocalRuntime {
 
   private async checkPortsFree(members: readonly LocalMemberState[]): Promise<void> {
     for (const member of members) {
-      for (const [kind, port] of [['client', member.clientPort], ['peer', member.peerPort]] as const) {
+      for (const [kind, port] of [
+        ['client', member.clientPort],
+        ['peer', member.peerPort],
+      ] as const) {
         if (await portInUse(port)) {
-          throw new StewardError(`port ${port} (${kind} port of member ${member.name}) is already in use by another process`, {
-            hint: this.spec.ports[kind] === 'auto'
-              ? `a restarted cluster keeps its ports; stop whatever listens on ${port} (e.g. \`ss -ltnp 'sport = :${port}'\`)`
-              : `stop whatever listens on ${port}, or set ports.${kind}: auto in the spec`,
-          });
+          throw new StewardError(
+            `port ${port} (${kind} port of member ${member.name}) is already in use by another process`,
+            {
+              hint:
+                this.spec.ports[kind] === 'auto'
+                  ? `a restarted cluster keeps its ports; stop whatever listens on ${port} (e.g. \`ss -ltnp 'sport = :${port}'\`)`
+                  : `stop whatever listens on ${port}, or set ports.${kind}: auto in the spec`,
+            },
+          );
         }
       }
     }
   }
 
-  private async launch(state: LocalClusterState, members: readonly LocalMemberState[], mode: 'created' | 'restarted'): Promise<StartResult> {
+  private async launch(
+    state: LocalClusterState,
+    members: readonly LocalMemberState[],
+    mode: 'created' | 'restarted',
+  ): Promise<StartResult> {
     const binaries = this.requireBinaries();
     await writeState(this.spec.dataDir, state);
     const exits: Promise<MemberExit>[] = [];
@@ -209,14 +234,20 @@ export class LocalRuntime {
 
   private checkMatchesSpec(state: LocalClusterState): void {
     if (state.name !== this.spec.name) {
-      throw new InputError(`${this.spec.dataDir} holds cluster '${state.name}', but the spec names '${this.spec.name}'`, {
-        hint: 'use the spec that created this data dir, or set another dataDir',
-      });
+      throw new InputError(
+        `${this.spec.dataDir} holds cluster '${state.name}', but the spec names '${this.spec.name}'`,
+        {
+          hint: 'use the spec that created this data dir, or set another dataDir',
+        },
+      );
     }
     if (state.members.length !== this.spec.members) {
-      throw new InputError(`the cluster in ${this.spec.dataDir} has ${state.members.length} members, the spec asks for ${this.spec.members}`, {
-        hint: 'changing the member count of an existing local cluster is not supported; set members back, or use another dataDir',
-      });
+      throw new InputError(
+        `the cluster in ${this.spec.dataDir} has ${state.members.length} members, the spec asks for ${this.spec.members}`,
+        {
+          hint: 'changing the member count of an existing local cluster is not supported; set members back, or use another dataDir',
+        },
+      );
     }
   }
 
@@ -228,7 +259,9 @@ export class LocalRuntime {
   private async requireState(): Promise<LocalClusterState> {
     const state = await this.state();
     if (!state) {
-      throw new StewardError(`no local cluster in ${this.spec.dataDir}`, { hint: 'start it with `etcd-steward up`' });
+      throw new StewardError(`no local cluster in ${this.spec.dataDir}`, {
+        hint: 'start it with `etcd-steward up`',
+      });
     }
     return state;
   }

@@ -11,7 +11,10 @@ import type { Spec } from '../../config/spec.js';
 import type { LocalClusterState, LocalMemberState } from './state.js';
 
 /** Where a member keeps its data and log, under the spec's dataDir. */
-export function memberPaths(dataDir: string, memberName: string): { dir: string; dataDir: string; logFile: string } {
+export function memberPaths(
+  dataDir: string,
+  memberName: string,
+): { dir: string; dataDir: string; logFile: string } {
   const dir = path.join(dataDir, memberName);
   return { dir, dataDir: path.join(dir, 'data'), logFile: path.join(dir, 'etcd.log') };
 }
@@ -101,7 +104,11 @@ export async function isMemberProcess(pid: number | null, memberDataDir: string)
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
-export async function stopProcess(pid: number, memberDataDir: string, graceMs = 10_000): Promise<'stopped' | 'killed'> {
+export async function stopProcess(
+  pid: number,
+  memberDataDir: string,
+  graceMs = 10_000,
+): Promise<'stopped' | 'killed'> {
   signal(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
@@ -126,7 +133,7 @@ function signal(pid: number, name: NodeJS.Signals): void {
  * When an error line comes before them (etcd prints a bad flag, then pages of usage), it leads.
  */
 export async function tailLog(logFile: string, count = 12): Promise<string[]> {
-  let text = '';
+  let text: string;
   try {
     const handle = await open(logFile, 'r');
     try {

@@ -43,9 +43,12 @@ export async function readState(dataDir: string): Promise<LocalClusterState | un
     if (state.format !== 1 || !Array.isArray(state.members)) throw new Error('unknown format');
     return state;
   } catch (error) {
-    throw new InputError(`${file} is not a state file this version understands: ${(error as Error).message}`, {
-      hint: 'if the data in this folder is disposable, remove it; otherwise point dataDir elsewhere',
-    });
+    throw new InputError(
+      `${file} is not a state file this version understands: ${(error as Error).message}`,
+      {
+        hint: 'if the data in this folder is disposable, remove it; otherwise point dataDir elsewhere',
+      },
+    );
   }
 }
 
