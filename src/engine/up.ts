@@ -53,6 +53,7 @@ export async function upCluster(options: UpOptions): Promise<UpResult> {
           endpoints: await runtime.endpoints(),
           connection: options.connection,
           specQuota: options.spec.etcd.quotaBackendBytes,
+          names: new Map(status.members.map((m) => [m.endpoint, m.name ?? ''])),
         });
       }
       return { runtime, start, status };
@@ -115,7 +116,9 @@ async function waitHealthy(
 ): Promise<ClusterStatus> {
   const timeoutMs = options.timeoutMs ?? 30_000 + 10 * options.spec.etcd.electionTimeoutMs;
   const deadline = Date.now() + timeoutMs;
-  const endpoints = parseEndpointList(await runtime.endpoints());
+  const urls = await runtime.endpoints();
+  const endpoints = parseEndpointList(urls);
+  const names = new Map(start.state.members.map((m, i) => [urls[i] as string, m.name]));
   let exited: MemberExit | undefined;
   void start.firstExit.then((exit) => (exited = exit));
   let last: ClusterStatus | undefined;
@@ -127,6 +130,7 @@ async function waitHealthy(
       endpoints,
       connection: { ...connection, dialTimeoutMs: 500, commandTimeoutMs: 1_000 },
       specQuota: options.spec.etcd.quotaBackendBytes,
+      names,
     });
     if (last.healthy) return last;
     if (Date.now() > deadline) break;

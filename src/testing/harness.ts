@@ -140,7 +140,7 @@ export interface UpJson {
   status: {
     healthy: boolean;
     clusterId: string;
-    members: { endpoint: string; id: string; version: string; isLeader: boolean }[];
+    members: { endpoint: string; name: string | null; id: string; version: string; isLeader: boolean }[];
   };
 }
 

@@ -60,6 +60,10 @@ describe('local cluster lifecycle', { concurrency: true }, () => {
       assert.equal(up.mode, 'created');
       assert.equal(up.endpoints.length, 3);
       assert.equal(up.status.healthy, true);
+      assert.deepEqual(
+        up.status.members.map((m) => m.name),
+        ['etcd-0', 'etcd-1', 'etcd-2'],
+      );
 
       const first = await runCli(['--config', spec, 'status', '-o', 'json']);
       assert.equal(first.code, 0, first.stderr);
