@@ -2,11 +2,14 @@
 // fails if a test left an etcd process or a temp dir behind. Extra arguments name test files or
 // name patterns: `npm test -- dist/engine/up.test.js`.
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const PREFIX = 'steward-test-';
+// This run's temp dirs (see src/testing/harness.ts): runs side by side never touch each other's.
+const RUN = randomBytes(4).toString('hex');
+const PREFIX = `steward-test-${RUN}-`;
 const args = process.argv.slice(2);
 const files = args.filter((a) => a.endsWith('.js'));
 const rest = args.filter((a) => !a.endsWith('.js'));
@@ -24,7 +27,7 @@ const concurrency = process.env.STEWARD_TEST_CONCURRENCY ?? '4';
 const result = spawnSync(
   process.execPath,
   ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...rest, ...targets],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env: { ...process.env, STEWARD_TEST_RUN: RUN } },
 );
 
 // Leftovers: etcd processes whose command line points into a test temp dir, and the dirs.
