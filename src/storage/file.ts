@@ -1,0 +1,148 @@
+/**
+ * Backups in a directory (a local disk or an NFS mount). A write goes to `KEY.part-RANDOM`, is
+ * fsynced, renamed into place and the directory fsynced: a crash leaves only a `.part-` file,
+ * which `list` never shows and `cleanup` removes.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { StorageError, StorageNotFoundError, type BackupStorage, type CallOptions, type StoredObject } from './storage.js';
+
+const PART = '.part-';
+
+export class FileStorage implements BackupStorage {
+  readonly displayUrl: string;
+  private readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+    this.displayUrl = `file://${this.root}`;
+  }
+
+  async write(key: string, body: Readable, options: CallOptions = {}): Promise<{ size: number }> {
+    const target = this.pathOf(key);
+    const part = `${target}${PART}${randomBytes(4).toString('hex')}`;
+    try {
+      await mkdir(path.dirname(target), { recursive: true });
+      const out = createWriteStream(part, { flags: 'wx' });
+      await pipeline(body, out, { signal: options.signal });
+      const handle = await open(part, 'r+');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      const { size } = await stat(part);
+      await rename(part, target);
+      await syncDir(path.dirname(target));
+      return { size };
+    } catch (error) {
+      await unlink(part).catch(() => undefined);
+      throw this.explain(error, `writing ${key}`);
+    }
+  }
+
+  async read(key: string, _options: CallOptions = {}): Promise<Readable> {
+    const file = this.pathOf(key);
+    try {
+      await stat(file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new StorageNotFoundError(this.displayUrl, key);
+      throw this.explain(error, `reading ${key}`);
+    }
+    return createReadStream(file, { highWaterMark: 1 << 20 });
+  }
+
+  async list(prefix: string, _options: CallOptions = {}): Promise<StoredObject[]> {
+    const objects: StoredObject[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw this.explain(error, 'listing');
+      }
+      for (const entry of entries) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else if (entry.isFile() && !entry.name.includes(PART)) {
+          const key = path.relative(this.root, full).split(path.sep).join('/');
+          if (!key.startsWith(prefix)) continue;
+          const info = await stat(full).catch(() => undefined);
+          if (info) objects.push({ key, size: info.size, modified: info.mtime });
+        }
+      }
+    };
+    await walk(this.root);
+    return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string, _options: CallOptions = {}): Promise<void> {
+    await rm(this.pathOf(key), { force: true }).catch((error: unknown) => {
+      throw this.explain(error, `deleting ${key}`);
+    });
+  }
+
+  async cleanup(options: CallOptions & { olderThanMs?: number } = {}): Promise<string[]> {
+    const cutoff = Date.now() - (options.olderThanMs ?? 3_600_000);
+    const removed: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const entry of entries) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else if (entry.name.includes(PART)) {
+          const info = await stat(full).catch(() => undefined);
+          if (info && info.mtimeMs < cutoff) {
+            await unlink(full).catch(() => undefined);
+            removed.push(path.relative(this.root, full).split(path.sep).join('/'));
+          }
+        }
+      }
+    };
+    await walk(this.root);
+    return removed;
+  }
+
+  private pathOf(key: string): string {
+    const full = path.resolve(this.root, key);
+    if (key.length === 0 || !full.startsWith(this.root + path.sep)) {
+      throw new StorageError(`'${key}' is not a key inside ${this.displayUrl}`);
+    }
+    return full;
+  }
+
+  private explain(error: unknown, doing: string): Error {
+    if (error instanceof StorageError) return error;
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = (error as Error).message;
+    if (code === 'ABORT_ERR' || (error as Error).name === 'AbortError') return error as Error;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      return new StorageError(`${this.displayUrl}: no space left on the device while ${doing}`, {
+        hint: 'free space there (prune old backups: `etcd-steward backup prune`) or point backup.storage at a bigger volume',
+        cause: error,
+      });
+    }
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      return new StorageError(`${this.displayUrl}: cannot write there (${code === 'EROFS' ? 'read-only file system' : 'permission denied'}) while ${doing}`, {
+        hint: 'mount it read-write and give this user write permission, or choose another backup.storage',
+        cause: error,
+      });
+    }
+    return new StorageError(`${this.displayUrl}: ${doing} failed: ${reason}`, { cause: error });
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r').catch(() => undefined);
+  if (!handle) return;
+  try {
+    await handle.sync().catch(() => undefined); // not every file system syncs directories
+  } finally {
+    await handle.close();
+  }
+}

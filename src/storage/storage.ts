@@ -1,0 +1,70 @@
+/**
+ * Where backups live: one small interface, one module per backend (file.ts, s3.ts), and
+ * open.ts picks one from a URL. Keys are relative paths with `/` separators.
+ */
+import type { Readable } from 'node:stream';
+import { StewardError } from '../errors.js';
+
+/** One complete stored object. */
+export interface StoredObject {
+  readonly key: string;
+  readonly size: number;
+  readonly modified: Date;
+}
+
+export interface CallOptions {
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** A backup location. Every call can be cancelled through `signal`. */
+export interface BackupStorage {
+  /** The location for messages and manifests, never with credentials in it. */
+  readonly displayUrl: string;
+  /**
+   * Streams `body` into `key`, replacing what was there. The object becomes visible to `read`
+   * and `list` only once the whole stream is durably written; if the stream fails, the write
+   * fails or `signal` aborts, nothing new is visible under `key` and the error is thrown.
+   */
+  write(key: string, body: Readable, options?: CallOptions): Promise<{ size: number }>;
+  /** The object's bytes; throws StorageNotFoundError when there is none. */
+  read(key: string, options?: CallOptions): Promise<Readable>;
+  /** Complete objects whose key starts with `prefix`, sorted by key. */
+  list(prefix: string, options?: CallOptions): Promise<StoredObject[]>;
+  /** Removes an object; an absent one is not an error. */
+  delete(key: string, options?: CallOptions): Promise<void>;
+  /**
+   * Removes the debris of interrupted writes (file: `*.part-*` files; S3: incomplete multipart
+   * uploads) older than `olderThanMs` (default one hour); returns what it removed.
+   */
+  cleanup(options?: CallOptions & { olderThanMs?: number }): Promise<string[]>;
+}
+
+/** A storage operation failed; the message names the location and what to do, never a secret. */
+export class StorageError extends StewardError {}
+
+/** `read` of a key that does not exist. */
+export class StorageNotFoundError extends StorageError {
+  readonly key: string;
+  constructor(displayUrl: string, key: string) {
+    super(`${displayUrl}: no object '${key}'`);
+    this.key = key;
+  }
+}
+
+/**
+ * S3 connection settings from the spec and environment. Secrets here are already resolved (from
+ * environment variables or files named in the spec), never written in the spec itself. Query
+ * parameters of an `s3://bucket/prefix?endpoint=…&region=…&forcePathStyle=true` URL override them.
+ */
+export interface S3Settings {
+  readonly endpoint?: string | undefined;
+  readonly region?: string | undefined;
+  readonly forcePathStyle?: boolean | undefined;
+  readonly accessKeyId?: string | undefined;
+  readonly secretAccessKey?: string | undefined;
+  readonly sessionToken?: string | undefined;
+  /** A profile in the shared credentials file (else AWS_PROFILE, else `default`). */
+  readonly profile?: string | undefined;
+  /** A shared credentials file (else AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials). */
+  readonly credentialsFile?: string | undefined;
+}
