@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything `npm test` needs beyond npm packages, installed when missing (idempotent, quick when
-# all is there): the etcd lines 3.5, 3.6, 3.7 and openssl (tests make their own certificates).
+# all is there): the etcd lines 3.5, 3.6, 3.7, openssl (tests make their own certificates) and
+# MinIO (the real S3-protocol server the storage tests talk to).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -16,3 +17,4 @@ apt_install() { # package... — installs with apt-get when we may (root), else 
 
 command -v openssl >/dev/null || apt_install openssl
 bash "$here/install-etcd.sh" ${STEWARD_TEST_LINES:+${STEWARD_TEST_LINES//,/ }}
+bash "$here/install-minio.sh"

@@ -30,7 +30,8 @@ const result = spawnSync(
   { stdio: 'inherit', env: { ...process.env, STEWARD_TEST_RUN: RUN } },
 );
 
-// Leftovers: etcd processes whose command line points into a test temp dir, and the dirs.
+// Leftovers: processes (etcd members, MinIO) whose command line points into this run's temp
+// dirs, and the dirs.
 const leftovers = [];
 for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
   let cmdline;
@@ -39,8 +40,8 @@ for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
   } catch {
     continue;
   }
-  if (cmdline.includes(path.join(os.tmpdir(), PREFIX)) && /(^|\/)etcd\0/.test(cmdline)) {
-    leftovers.push(`etcd process ${pid}`);
+  if (cmdline.includes(path.join(os.tmpdir(), PREFIX))) {
+    leftovers.push(`process ${pid} (${path.basename(cmdline.split('\0')[0] ?? '?')})`);
     try {
       process.kill(Number(pid), 'SIGKILL');
     } catch {

@@ -1,9 +1,10 @@
 /** What every command shares: the global flags, loading the spec, the connection settings. */
 import { access } from 'node:fs/promises';
-import { connectionOptions, type ConnectionFlags } from '../config/connection.js';
+import { connectionOptions, explicitEndpoints, type ConnectionFlags } from '../config/connection.js';
 import type { Spec } from '../config/spec.js';
 import type { ConnectionOptions } from '../etcd/member-client.js';
 import { InputError } from '../errors.js';
+import { LocalRuntime } from '../runtime/local/cluster.js';
 import type { OutputFormat } from './output.js';
 
 export const DEFAULT_SPEC_FILE = 'steward.yaml';
@@ -50,4 +51,32 @@ export function requireLocal(spec: Spec, command: string): Spec {
     );
   }
   return spec;
+}
+
+/** A cluster to talk to: its endpoints, member names when known, and the spec if there is one. */
+export interface ClusterTarget {
+  readonly spec: Spec | undefined;
+  readonly name: string;
+  readonly endpoints: string | readonly string[];
+  readonly names: ReadonlyMap<string, string> | undefined;
+}
+
+/** --endpoints / ETCDCTL_ENDPOINTS, else the spec's cluster (the local runtime's state file, or the external endpoints). */
+export async function clusterTarget(options: GlobalOptions): Promise<ClusterTarget> {
+  const flagged = explicitEndpoints(options);
+  const spec = await loadSpec(options, flagged === undefined);
+  const name = spec?.name ?? 'etcd';
+  if (flagged !== undefined) return { spec, name, endpoints: flagged, names: undefined };
+  if (!spec) throw new InputError('no endpoints'); // loadSpec(required) already threw
+  if (spec.runtime === 'external') return { spec, name, endpoints: spec.endpoints ?? [], names: undefined };
+  const runtime = new LocalRuntime(spec);
+  const state = await runtime.state();
+  if (!state) {
+    throw new InputError(`no local cluster in ${spec.dataDir} yet`, {
+      hint: 'start it with `etcd-steward up` (or `npm start`)',
+    });
+  }
+  const endpoints = await runtime.endpoints();
+  const names = new Map(state.members.map((m, i) => [endpoints[i] as string, m.name]));
+  return { spec, name, endpoints, names };
 }

@@ -118,6 +118,45 @@ describe('cluster spec', () => {
     invalid('- a\n- b', /must be a mapping/);
   });
 
+  it('reads the backup section: storage resolved against the spec, cron checked, retention', () => {
+    const spec = parseSpec(
+      'backup: { storage: ./backups, schedule: "*/30 * * * *", retention: { keepLast: 2, maxAge: 7d }, compression: none }',
+      '/srv/steward.yaml',
+    );
+    assert.equal(spec.backup?.storage, 'file:///srv/backups');
+    assert.equal(spec.backup?.schedule, '*/30 * * * *');
+    assert.deepEqual(spec.backup?.retention, { keepLast: 2, maxAge: '7d', maxAgeMs: 7 * 86_400_000 });
+    assert.equal(spec.backup?.compression, 'none');
+    const s3 = parseSpec(
+      'backup: { storage: "s3://bucket/etcd?region=eu-west-1", s3: { accessKeyIdEnv: KEY_ID } }',
+      '/srv/s.yaml',
+    );
+    assert.equal(s3.backup?.storage, 's3://bucket/etcd?region=eu-west-1');
+    assert.equal(s3.backup?.compression, 'gzip');
+    assert.deepEqual(s3.backup?.retention, { keepLast: 7, maxAge: undefined, maxAgeMs: undefined });
+    invalid(
+      'backup: { storage: /b, schedule: "every day" }',
+      /backup\.schedule: 'every day' is not a cron expression .*write e\.g\. "\*\/30 \* \* \* \*"/,
+    );
+    invalid(
+      'backup: { storage: /b, schedule: "*/61 * * * *" }',
+      /backup\.schedule: .*steps cannot be greater/,
+    );
+    invalid(
+      'backup: { storage: "ftp://host/x" }',
+      /backup\.storage: 'ftp:\/\/host\/x' is not a storage this tool writes to/,
+    );
+    invalid('backup: { schedule: "0 * * * *" }', /backup\.storage: expected string/);
+    invalid(
+      'backup: { storage: /b, retention: { maxAge: forever } }',
+      /backup\.retention\.maxAge: 'forever' is not a duration/,
+    );
+    invalid(
+      'backup: { storage: /b, s3: { secretAccessKey: abc } }',
+      /backup\.s3: unknown field 'secretAccessKey'/,
+    );
+  });
+
   it('never echoes a password it refuses', () => {
     assert.throws(
       () => parseSpec('auth: { user: root, password: hunter2 }', 's.yaml'),

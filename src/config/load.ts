@@ -77,7 +77,19 @@ function resolvePaths(spec: ParsedSpec, base: string): ParsedSpec {
     etcd: { ...spec.etcd, bin: at(spec.etcd.bin) },
     tls,
     auth: spec.auth && { ...spec.auth, passwordFile: at(spec.auth.passwordFile) },
+    backup: spec.backup && {
+      ...spec.backup,
+      // A plain path or file://./relative is relative to the spec, like every other path in it.
+      storage: resolveStorage(spec.backup.storage, base),
+      s3: spec.backup.s3 && { ...spec.backup.s3, credentialsFile: at(spec.backup.s3.credentialsFile) },
+    },
   };
+}
+
+function resolveStorage(storage: string, base: string): string {
+  if (storage.startsWith('s3://')) return storage;
+  const local = storage.startsWith('file://') ? storage.slice('file://'.length) : storage;
+  return `file://${path.resolve(base, local)}`;
 }
 
 function formatIssue(issue: z.core.$ZodIssue): string {

@@ -3,6 +3,7 @@
  * Sizes accept `8GiB`/`512MiB`, durations `1h`/`30s`; secrets are never written in the spec itself,
  * only the file or environment variable that holds them.
  */
+import { Cron } from 'croner';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 
@@ -138,6 +139,70 @@ const etcd = z
     }
   });
 
+/** A cron expression (5 fields, or 6 with seconds), checked when the spec is read. */
+export const cronExpression = z.string().superRefine((value, ctx) => {
+  try {
+    new Cron(value, { paused: true });
+  } catch (error) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `'${value}' is not a cron expression (${(error as Error).message.replace(/^CronPattern: /, '')}); write e.g. "*/30 * * * *" for every 30 minutes or "0 3 * * *" for 03:00 daily`,
+    });
+  }
+});
+
+const s3 = z.strictObject({
+  endpoint: z.string().url().optional(),
+  region: z.string().optional(),
+  forcePathStyle: z.boolean().optional(),
+  /** Environment variables holding the keys (default: the SDK's own AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). */
+  accessKeyIdEnv: z.string().optional(),
+  secretAccessKeyEnv: z.string().optional(),
+  sessionTokenEnv: z.string().optional(),
+  /** A shared credentials file and profile, as the AWS CLI has them. */
+  credentialsFile: z.string().optional(),
+  profile: z.string().optional(),
+});
+
+const backup = z
+  .strictObject({
+    /** file:///dir (or a path; an NFS mount is a dir) or s3://bucket/prefix?endpoint=…&region=… */
+    storage: z.string().min(1),
+    /** When the agent (`serve`) takes a backup; external cron can run `backup create` instead. */
+    schedule: cronExpression.optional(),
+    retention: z
+      .strictObject({
+        keepLast: z.number().int().min(1).optional(),
+        maxAge: z.string().optional(),
+      })
+      .prefault({ keepLast: 7 })
+      .transform((value, ctx) => {
+        let maxAgeMs: number | undefined;
+        if (value.maxAge !== undefined) {
+          try {
+            maxAgeMs = parseDuration(value.maxAge);
+          } catch (error) {
+            ctx.addIssue({ code: 'custom', path: ['maxAge'], message: (error as Error).message });
+            return z.NEVER;
+          }
+        }
+        return { keepLast: value.keepLast, maxAge: value.maxAge, maxAgeMs };
+      }),
+    compression: z.enum(['gzip', 'none']).default('gzip'),
+    /** Snapshot from this member (name or endpoint) instead of a healthy follower. */
+    member: z.string().optional(),
+    s3: s3.optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (!/^(file:\/\/|s3:\/\/|\/|\.)/.test(value.storage) && value.storage.includes('://')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['storage'],
+        message: `'${value.storage}' is not a storage this tool writes to; use file:///dir, a path, or s3://bucket/prefix`,
+      });
+    }
+  });
+
 /** The spec's schema; `parseSpec` in load.ts turns its issues into readable messages. */
 export const specSchema = z
   .strictObject({
@@ -162,6 +227,7 @@ export const specSchema = z
     etcd: etcd.prefault({}),
     tls: tls.optional(),
     auth: auth.optional(),
+    backup: backup.optional(),
   })
   .superRefine((value, ctx) => {
     if (value.runtime === 'external' && (value.endpoints ?? []).length === 0) {

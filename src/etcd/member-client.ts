@@ -5,16 +5,18 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import {
   Metadata,
   credentials,
   type Client,
   type ChannelCredentials,
+  type ClientReadableStream,
   type ServiceError,
 } from '@grpc/grpc-js';
 import { InputError } from '../errors.js';
 import { type Endpoint } from './endpoint.js';
-import { toMemberError } from './errors.js';
+import { MemberRequestError, toMemberError } from './errors.js';
 import { etcdServices } from './proto.js';
 
 /** How to reach and authenticate to members (etcdctl's global flags). */
@@ -160,6 +162,7 @@ export class MemberClient {
   private readonly maintenance: Client;
   private readonly cluster: Client;
   private readonly auth: Client;
+  private readonly lease: Client;
   private token: string | undefined;
 
   constructor(endpoint: Endpoint, options: ConnectionOptions) {
@@ -178,6 +181,7 @@ export class MemberClient {
     this.maintenance = new services.Maintenance(endpoint.address, creds, channelOptions);
     this.cluster = new services.Cluster(endpoint.address, creds, channelOptions);
     this.auth = new services.Auth(endpoint.address, creds, channelOptions);
+    this.lease = new services.Lease(endpoint.address, creds, channelOptions);
   }
 
   /** Maintenance.Status of this member. */
@@ -259,6 +263,149 @@ export class MemberClient {
     }));
   }
 
+  /** How many keys exist at `revision` (0: now), without reading them. */
+  async countKeys(revision = 0): Promise<{ count: number; revision: number }> {
+    const r = await this.call<{ count: string; header: { revision: string } }>(this.kv, 'range', {
+      key: Buffer.from([0]),
+      rangeEnd: Buffer.from([0]),
+      countOnly: true,
+      revision,
+    });
+    return { count: Number(r.count), revision: Number(r.header.revision) };
+  }
+
+  /** Maintenance.HashKV: a hash of the key bucket up to `revision` (0: now). */
+  async hashKv(
+    revision = 0,
+  ): Promise<{ hash: number; compactRevision: number; hashRevision: number; revision: number }> {
+    const r = await this.call<{
+      hash: number;
+      compactRevision: string;
+      hashRevision: string;
+      header: { revision: string };
+    }>(this.maintenance, 'HashKV', { revision });
+    return {
+      hash: r.hash,
+      compactRevision: Number(r.compactRevision),
+      hashRevision: Number(r.hashRevision),
+      revision: Number(r.header.revision),
+    };
+  }
+
+  /**
+   * Creates `key` = `value` attached to a new lease of `ttlSeconds`, only if `key` does not exist;
+   * returns the lease id, or undefined when the key is already there (held by someone else).
+   */
+  async createWithLease(key: string, value: string, ttlSeconds: number): Promise<string | undefined> {
+    const grant = await this.call<{ ID: string }>(this.lease, 'leaseGrant', { TTL: ttlSeconds });
+    const keyBytes = Buffer.from(key);
+    const r = await this.call<{ succeeded: boolean }>(this.kv, 'txn', {
+      compare: [{ result: 'EQUAL', target: 'CREATE', key: keyBytes, createRevision: 0 }],
+      success: [{ requestPut: { key: keyBytes, value: Buffer.from(value), lease: grant.ID } }],
+      failure: [],
+    });
+    if (r.succeeded) return grant.ID;
+    await this.revokeLease(grant.ID);
+    return undefined;
+  }
+
+  /** Revokes a lease (its keys go with it); an unknown lease is not an error. */
+  async revokeLease(id: string): Promise<void> {
+    try {
+      await this.call(this.lease, 'leaseRevoke', { ID: id });
+    } catch (error) {
+      if (!(error instanceof Error && /lease not found/i.test(error.message))) throw error;
+    }
+  }
+
+  /**
+   * Keeps a lease alive until `stop()`: one keep-alive stream, a refresh every `everyMs`.
+   * `onLost` is called once if the lease expires or the stream fails.
+   */
+  keepAlive(id: string, everyMs: number, onLost: (reason: string) => void): { stop: () => void } {
+    const metadata = new Metadata();
+    if (this.token) metadata.set('token', this.token);
+    const open = (this.lease as unknown as Record<string, (m: Metadata) => DuplexCall>)['leaseKeepAlive'];
+    const call = (open as (m: Metadata) => DuplexCall).call(this.lease, metadata);
+    let stopped = false;
+    const lost = (reason: string) => {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      call.cancel();
+      onLost(reason);
+    };
+    call.on('data', (r: { TTL: string }) => {
+      if (Number(r.TTL) <= 0) lost('the lease expired');
+    });
+    call.on('error', (error: Error) => lost(error.message));
+    const timer = setInterval(() => call.write({ ID: id }), everyMs);
+    call.write({ ID: id });
+    return {
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        clearInterval(timer);
+        call.cancel();
+      },
+    };
+  }
+
+  /**
+   * Maintenance.Snapshot as a byte stream, exactly as etcd sends it (the bolt file, then etcd's
+   * 32-byte SHA-256 trailer). No overall deadline — a large snapshot takes minutes — but the
+   * first bytes must come within the dial + command timeout and then no gap may exceed
+   * `idleTimeoutMs`. `version` resolves to the storage version etcd 3.6+ reports (else undefined).
+   */
+  async snapshot(idleTimeoutMs = 30_000): Promise<{ bytes: Readable; version: Promise<string | undefined> }> {
+    if (this.options.user && this.token === undefined) await this.authenticate();
+    const metadata = new Metadata();
+    if (this.token) metadata.set('token', this.token);
+    const open = (
+      this.maintenance as unknown as Record<
+        string,
+        (r: object, m: Metadata) => ClientReadableStream<SnapshotWire>
+      >
+    )['snapshot'];
+    const call = (open as (r: object, m: Metadata) => ClientReadableStream<SnapshotWire>).call(
+      this.maintenance,
+      {},
+      metadata,
+    );
+    const endpoint = this.endpoint.display;
+    const firstWithinMs = this.options.dialTimeoutMs + this.options.commandTimeoutMs;
+    let resolveVersion: (v: string | undefined) => void = () => undefined;
+    const version = new Promise<string | undefined>((resolve) => (resolveVersion = resolve));
+    async function* chunks(): AsyncGenerator<Buffer> {
+      let timer: NodeJS.Timeout | undefined;
+      let timedOut: string | undefined;
+      const arm = (ms: number, what: string) => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          timedOut = what;
+          call.cancel();
+        }, ms);
+      };
+      arm(firstWithinMs, `no snapshot data within ${firstWithinMs} ms`);
+      try {
+        for await (const message of call as AsyncIterable<SnapshotWire>) {
+          resolveVersion(message.version || undefined);
+          arm(idleTimeoutMs, `the snapshot stream stalled for ${idleTimeoutMs} ms`);
+          if (message.blob.length > 0) yield message.blob;
+        }
+      } catch (error) {
+        if (timedOut)
+          throw new MemberRequestError(endpoint, 'Snapshot', timedOut, undefined, { cause: error });
+        throw toMemberError(endpoint, 'Snapshot', error, firstWithinMs);
+      } finally {
+        clearTimeout(timer);
+        resolveVersion(undefined);
+        call.cancel();
+      }
+    }
+    return { bytes: Readable.from(chunks(), { objectMode: false, highWaterMark: 1 << 20 }), version };
+  }
+
   /** Turns authentication on: adds the root user (with the root role) and enables auth. */
   async enableAuthWithRoot(password: string): Promise<void> {
     await this.call(this.auth, 'userAdd', { name: 'root', password });
@@ -267,7 +414,7 @@ export class MemberClient {
   }
 
   close(): void {
-    for (const client of [this.kv, this.maintenance, this.cluster, this.auth]) client.close();
+    for (const client of [this.kv, this.maintenance, this.cluster, this.auth, this.lease]) client.close();
   }
 
   private async call<T>(client: Client, method: string, request: object): Promise<T> {
@@ -341,6 +488,19 @@ interface StatusWire {
   isLearner: boolean;
   storageVersion?: string;
   dbSizeQuota?: string;
+}
+
+interface SnapshotWire {
+  remainingBytes: string;
+  blob: Buffer;
+  version: string;
+}
+
+interface DuplexCall {
+  write(message: object): boolean;
+  cancel(): void;
+  on(event: 'data', listener: (message: { TTL: string }) => void): DuplexCall;
+  on(event: 'error', listener: (error: Error) => void): DuplexCall;
 }
 
 interface MemberWire {

@@ -10,6 +10,7 @@ export interface EtcdServices {
   Maintenance: ServiceClientConstructor;
   Cluster: ServiceClientConstructor;
   Auth: ServiceClientConstructor;
+  Lease: ServiceClientConstructor;
 }
 
 let services: EtcdServices | undefined;

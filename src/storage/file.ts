@@ -9,7 +9,13 @@ import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { StorageError, StorageNotFoundError, type BackupStorage, type CallOptions, type StoredObject } from './storage.js';
+import {
+  StorageError,
+  StorageNotFoundError,
+  type BackupStorage,
+  type CallOptions,
+  type StoredObject,
+} from './storage.js';
 
 const PART = '.part-';
 
@@ -45,20 +51,23 @@ export class FileStorage implements BackupStorage {
     }
   }
 
-  async read(key: string, _options: CallOptions = {}): Promise<Readable> {
+  async read(key: string, options: CallOptions = {}): Promise<Readable> {
+    checkAborted(options.signal);
     const file = this.pathOf(key);
     try {
       await stat(file);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new StorageNotFoundError(this.displayUrl, key);
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new StorageNotFoundError(this.displayUrl, key);
       throw this.explain(error, `reading ${key}`);
     }
-    return createReadStream(file, { highWaterMark: 1 << 20 });
+    return createReadStream(file, { highWaterMark: 1 << 20, signal: options.signal });
   }
 
-  async list(prefix: string, _options: CallOptions = {}): Promise<StoredObject[]> {
+  async list(prefix: string, options: CallOptions = {}): Promise<StoredObject[]> {
     const objects: StoredObject[] = [];
     const walk = async (dir: string): Promise<void> => {
+      checkAborted(options.signal);
       let entries;
       try {
         entries = await readdir(dir, { withFileTypes: true });
@@ -81,7 +90,8 @@ export class FileStorage implements BackupStorage {
     return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  async delete(key: string, _options: CallOptions = {}): Promise<void> {
+  async delete(key: string, options: CallOptions = {}): Promise<void> {
+    checkAborted(options.signal);
     await rm(this.pathOf(key), { force: true }).catch((error: unknown) => {
       throw this.explain(error, `deleting ${key}`);
     });
@@ -91,6 +101,7 @@ export class FileStorage implements BackupStorage {
     const cutoff = Date.now() - (options.olderThanMs ?? 3_600_000);
     const removed: string[] = [];
     const walk = async (dir: string): Promise<void> => {
+      checkAborted(options.signal);
       const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
       for (const entry of entries) {
         const full = path.join(dir, entry.name);
@@ -128,13 +139,21 @@ export class FileStorage implements BackupStorage {
       });
     }
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      return new StorageError(`${this.displayUrl}: cannot write there (${code === 'EROFS' ? 'read-only file system' : 'permission denied'}) while ${doing}`, {
-        hint: 'mount it read-write and give this user write permission, or choose another backup.storage',
-        cause: error,
-      });
+      return new StorageError(
+        `${this.displayUrl}: cannot write there (${code === 'EROFS' ? 'read-only file system' : 'permission denied'}) while ${doing}`,
+        {
+          hint: 'mount it read-write and give this user write permission, or choose another backup.storage',
+          cause: error,
+        },
+      );
     }
     return new StorageError(`${this.displayUrl}: ${doing} failed: ${reason}`, { cause: error });
   }
+}
+
+/** Throws an AbortError (as streams and fetch do) when `signal` has been aborted. */
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new DOMException('The operation was aborted', 'AbortError');
 }
 
 async function syncDir(dir: string): Promise<void> {

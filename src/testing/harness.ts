@@ -18,7 +18,10 @@ const exec = promisify(execFile);
  * Every temp dir of a test starts with this, so the runner can find what a test left behind.
  * The runner gives each run its own id, so runs side by side never take each other's dirs.
  */
-export const TEST_TMP_PREFIX = path.join(os.tmpdir(), `steward-test-${process.env['STEWARD_TEST_RUN'] ?? 'adhoc'}-`);
+export const TEST_TMP_PREFIX = path.join(
+  os.tmpdir(),
+  `steward-test-${process.env['STEWARD_TEST_RUN'] ?? 'adhoc'}-`,
+);
 
 /** The shipped CLI: the package's bin, which runs the bundle `npm run build` makes. */
 export const CLI = fileURLToPath(new URL('../../bin/etcd-steward.mjs', import.meta.url));

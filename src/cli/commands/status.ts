@@ -1,33 +1,11 @@
 /** `etcd-steward status`: one row per member; exit 0 when every member is healthy, else 1. */
-import { explicitEndpoints } from '../../config/connection.js';
 import { formatBytes } from '../../config/units.js';
 import { clusterStatus, type ClusterStatus, type MemberStatusRow } from '../../engine/status.js';
-import { InputError } from '../../errors.js';
-import { LocalRuntime } from '../../runtime/local/cluster.js';
-import { connectionFor, loadSpec, type GlobalOptions } from '../context.js';
+import { clusterTarget, connectionFor, type GlobalOptions } from '../context.js';
 import { printJson, renderTable } from '../output.js';
 
-/** Where to look: --endpoints / ETCDCTL_ENDPOINTS, else the spec's cluster. */
-async function target(options: GlobalOptions) {
-  const flagged = explicitEndpoints(options);
-  const spec = await loadSpec(options, flagged === undefined);
-  if (flagged !== undefined) return { spec, endpoints: flagged, names: undefined };
-  if (!spec) throw new InputError('no endpoints'); // loadSpec(required) already threw
-  if (spec.runtime === 'external') return { spec, endpoints: spec.endpoints ?? [], names: undefined };
-  const runtime = new LocalRuntime(spec);
-  const state = await runtime.state();
-  if (!state) {
-    throw new InputError(`no local cluster in ${spec.dataDir} yet`, {
-      hint: 'start it with `etcd-steward up` (or `npm start`)',
-    });
-  }
-  const endpoints = await runtime.endpoints();
-  const names = new Map(state.members.map((m, i) => [endpoints[i] as string, m.name]));
-  return { spec, endpoints, names };
-}
-
 export async function statusCommand(options: GlobalOptions): Promise<number> {
-  const { spec, endpoints, names } = await target(options);
+  const { spec, endpoints, names } = await clusterTarget(options);
   const status = await clusterStatus({
     endpoints,
     connection: connectionFor(options, spec),

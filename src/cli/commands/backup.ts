@@ -1,0 +1,249 @@
+/**
+ * `etcd-steward backup create|list|verify|prune|delete|import`: snapshots into the spec's storage
+ * (or --storage/--to URL), with a catalog of manifests.
+ */
+import { formatBytes, parseDuration } from '../../config/units.js';
+import { s3SettingsFrom } from '../../config/storage-settings.js';
+import type { Spec } from '../../config/spec.js';
+import { findBackup, readCatalog } from '../../engine/backup/catalog.js';
+import { createBackup, type BackupProgress } from '../../engine/backup/create.js';
+import { importBackup } from '../../engine/backup/import.js';
+import type { BackupManifest } from '../../engine/backup/manifest.js';
+import { deleteBackup, pruneBackups } from '../../engine/backup/prune.js';
+import type { RetentionRule } from '../../engine/backup/retention.js';
+import { verifyBackup } from '../../engine/backup/verify.js';
+import { InputError } from '../../errors.js';
+import type { BackupStorage } from '../../storage/storage.js';
+import { clusterTarget, connectionFor, loadSpec, type GlobalOptions } from '../context.js';
+import { printJson, progress, renderTable } from '../output.js';
+import { byteProgress } from '../progress.js';
+
+export interface BackupOptions extends GlobalOptions {
+  readonly storage?: string;
+  readonly to?: string;
+  readonly member?: string;
+  readonly compression?: 'gzip' | 'none';
+  readonly prune?: boolean;
+  readonly dryRun?: boolean;
+  readonly all?: boolean;
+  readonly keepLast?: string;
+  readonly maxAge?: string;
+}
+
+/** The storage named by --to/--storage, else the spec's backup.storage. */
+export async function storageFor(options: BackupOptions, spec: Spec | undefined): Promise<BackupStorage> {
+  const url = options.to ?? options.storage ?? spec?.backup?.storage;
+  if (!url) {
+    throw new InputError('no backup storage: the spec has no backup.storage and --storage was not given', {
+      hint: 'add `backup: { storage: file:///path/to/backups }` to the spec, or pass --storage file:///DIR or s3://BUCKET/PREFIX',
+    });
+  }
+  const { openStorage } = await import('../../storage/open.js');
+  return openStorage(url, { s3: s3SettingsFrom(spec) });
+}
+
+function retentionRule(options: BackupOptions, spec: Spec | undefined): RetentionRule {
+  const keepLast = options.keepLast === undefined ? undefined : Number(options.keepLast);
+  if (keepLast !== undefined && (!Number.isInteger(keepLast) || keepLast < 1)) {
+    throw new InputError(`--keep-last ${options.keepLast}: give a whole number ≥ 1`);
+  }
+  let maxAgeMs: number | undefined;
+  if (options.maxAge !== undefined) {
+    try {
+      maxAgeMs = parseDuration(options.maxAge);
+    } catch (error) {
+      throw new InputError(`--max-age: ${(error as Error).message}`);
+    }
+  }
+  if (keepLast !== undefined || maxAgeMs !== undefined) return { keepLast, maxAgeMs };
+  const rule = spec?.backup?.retention;
+  return { keepLast: rule?.keepLast ?? 7, maxAgeMs: rule?.maxAgeMs };
+}
+
+function onSignalAbort(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const abort = () => controller.abort(new InputError('interrupted'));
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', abort);
+      process.off('SIGTERM', abort);
+    },
+  };
+}
+
+export async function backupCreateCommand(options: BackupOptions): Promise<number> {
+  const target = await clusterTarget(options);
+  const spec = target.spec;
+  const storage = await storageFor(options, spec);
+  const bar = await byteProgress(options.output, 'snapshot');
+  const { signal, dispose } = onSignalAbort();
+  try {
+    const manifest = await createBackup({
+      clusterName: target.name,
+      endpoints: typeof target.endpoints === 'string' ? target.endpoints.split(',') : target.endpoints,
+      names: target.names,
+      connection: connectionFor(options, spec),
+      storage,
+      compression: options.compression ?? spec?.backup?.compression ?? 'gzip',
+      member: options.member ?? spec?.backup?.member,
+      specQuota: spec?.etcd.quotaBackendBytes,
+      signal,
+      onProgress: (p: BackupProgress) => {
+        if (p.phase === 'snapshot') bar.update(p.bytes, p.total);
+        if (p.phase === 'check') {
+          bar.stop();
+          progress(options.output, `checking the snapshot (${formatBytes(p.bytes)})`);
+        }
+      },
+    });
+    bar.stop();
+    const pruned =
+      options.prune === false
+        ? undefined
+        : await pruneBackups({ storage, rule: retentionRule(options, spec), signal });
+    if (options.output === 'json') {
+      printJson({ storage: storage.displayUrl, backup: manifest, pruned: pruned?.removed ?? [] });
+    } else {
+      process.stdout.write(`${backupTable([manifest])}\n`);
+      progress(options.output, `stored in ${storage.displayUrl}`);
+      if (pruned?.removed.length) progress(options.output, `pruned: ${pruned.removed.join(', ')}`);
+    }
+    return 0;
+  } finally {
+    bar.stop();
+    dispose();
+  }
+}
+
+export async function backupListCommand(options: BackupOptions): Promise<number> {
+  const spec = await loadSpec(options, false);
+  const storage = await storageFor(options, spec);
+  const catalog = await readCatalog(storage);
+  if (options.output === 'json') {
+    printJson({ storage: storage.displayUrl, backups: catalog.backups, unreadable: catalog.unreadable });
+    return 0;
+  }
+  if (catalog.backups.length === 0) progress(options.output, `no backups in ${storage.displayUrl}`);
+  else process.stdout.write(`${backupTable(catalog.backups)}\n`);
+  for (const u of catalog.unreadable)
+    progress(options.output, `warning: ${u.key} is not a readable manifest: ${u.reason}`);
+  return 0;
+}
+
+export async function backupVerifyCommand(name: string | undefined, options: BackupOptions): Promise<number> {
+  const spec = await loadSpec(options, false);
+  const storage = await storageFor(options, spec);
+  const catalog = await readCatalog(storage);
+  if (!options.all && name === undefined)
+    throw new InputError('name a backup to verify (or latest), or pass --all');
+  const chosen = options.all ? catalog.backups : [findBackup(catalog, name as string)];
+  const results = [];
+  const { signal, dispose } = onSignalAbort();
+  try {
+    for (const manifest of chosen) {
+      const bar = await byteProgress(options.output, `verify ${manifest.name}`);
+      try {
+        results.push(
+          await verifyBackup({
+            storage,
+            manifest,
+            signal,
+            onBytes: (bytes, total) => bar.update(bytes, total),
+          }),
+        );
+      } finally {
+        bar.stop();
+      }
+    }
+  } finally {
+    dispose();
+  }
+  if (options.output === 'json') printJson({ storage: storage.displayUrl, results });
+  else {
+    process.stdout.write(
+      `${renderTable(
+        ['NAME', 'RESULT', 'PROBLEMS'],
+        results.map((r) => [r.name, r.ok ? 'ok' : 'FAILED', r.problems.join('; ') || '-']),
+      )}\n`,
+    );
+  }
+  return results.every((r) => r.ok) ? 0 : 1;
+}
+
+export async function backupPruneCommand(options: BackupOptions): Promise<number> {
+  const spec = await loadSpec(options, false);
+  const storage = await storageFor(options, spec);
+  const result = await pruneBackups({
+    storage,
+    rule: retentionRule(options, spec),
+    dryRun: options.dryRun === true,
+  });
+  if (options.output === 'json') {
+    printJson({
+      storage: storage.displayUrl,
+      dryRun: options.dryRun === true,
+      keep: result.keep,
+      remove: result.remove,
+      removed: result.removed,
+    });
+    return 0;
+  }
+  const rows = [
+    ...result.remove.map((r) => [r.name, options.dryRun ? 'would remove' : 'removed', r.reason]),
+    ...result.keep.map((r) => [r.name, 'keep', r.reason]),
+  ];
+  if (rows.length === 0) progress(options.output, `no backups in ${storage.displayUrl}`);
+  else process.stdout.write(`${renderTable(['NAME', 'ACTION', 'WHY'], rows)}\n`);
+  return 0;
+}
+
+export async function backupDeleteCommand(name: string, options: BackupOptions): Promise<number> {
+  const spec = await loadSpec(options, false);
+  const storage = await storageFor(options, spec);
+  const manifest = findBackup(await readCatalog(storage), name);
+  await deleteBackup(storage, manifest);
+  if (options.output === 'json') printJson({ storage: storage.displayUrl, deleted: manifest.name });
+  else progress(options.output, `deleted ${manifest.name} from ${storage.displayUrl}`);
+  return 0;
+}
+
+export async function backupImportCommand(file: string, options: BackupOptions): Promise<number> {
+  const spec = await loadSpec(options, false);
+  const storage = await storageFor(options, spec);
+  const bar = await byteProgress(options.output, 'import');
+  try {
+    const manifest = await importBackup({
+      file,
+      storage,
+      clusterName: spec?.name ?? 'etcd',
+      compression: options.compression ?? spec?.backup?.compression ?? 'gzip',
+      onBytes: (bytes) => bar.update(bytes),
+    });
+    bar.stop();
+    if (options.output === 'json') printJson({ storage: storage.displayUrl, backup: manifest });
+    else process.stdout.write(`${backupTable([manifest])}\n`);
+    return 0;
+  } finally {
+    bar.stop();
+  }
+}
+
+/** The backup table: one row per backup, oldest first. */
+export function backupTable(backups: readonly BackupManifest[]): string {
+  return renderTable(
+    ['NAME', 'CREATED', 'REVISION', 'KEYS', 'SIZE', 'STORED', 'FROM', 'VERIFIED'],
+    backups.map((b) => [
+      b.name,
+      b.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+      String(b.revision),
+      String(b.keyCount),
+      formatBytes(b.size),
+      `${formatBytes(b.storedSize)}${b.compression === 'gzip' ? ' gz' : ''}`,
+      b.source === 'import' ? 'import' : (b.member.name ?? b.member.endpoint ?? '-'),
+      `${b.lastVerification.ok ? 'ok' : 'FAILED'} (${b.lastVerification.by}, ${b.lastVerification.at.slice(0, 16).replace('T', ' ')})`,
+    ]),
+  );
+}

@@ -1,0 +1,138 @@
+/**
+ * `backup create`: stream a snapshot from one healthy member (a follower if there is one) into
+ * storage, check it (etcd's trailer, the bolt file, key count) and only then write its manifest.
+ * One run at a time per cluster; a failed run leaves nothing listed, and the next run removes
+ * any debris.
+ */
+import { rm } from 'node:fs/promises';
+import { parseEndpoint } from '../../etcd/endpoint.js';
+import { MemberClient, type ConnectionOptions } from '../../etcd/member-client.js';
+import { StewardError } from '../../errors.js';
+import type { BackupStorage } from '../../storage/storage.js';
+import { clusterStatus } from '../status.js';
+import { readCatalog, writeManifest } from './catalog.js';
+import { withClusterLock } from './lock.js';
+import {
+  MANIFEST_FORMAT,
+  objectKeys,
+  snapshotFields,
+  uniqueBackupName,
+  type BackupManifest,
+} from './manifest.js';
+import { checkSnapshotFile } from './snapshot-facts.js';
+import { chooseSourceMember } from './source-member.js';
+import { storeSnapshot } from './store.js';
+
+export type BackupProgress =
+  | {
+      readonly phase: 'snapshot';
+      readonly member: string;
+      readonly bytes: number;
+      readonly total: number | undefined;
+    }
+  | { readonly phase: 'check'; readonly bytes: number }
+  | { readonly phase: 'done' };
+
+export interface CreateBackupOptions {
+  readonly clusterName: string;
+  readonly endpoints: readonly string[];
+  readonly names?: ReadonlyMap<string, string> | undefined;
+  readonly connection: ConnectionOptions;
+  readonly storage: BackupStorage;
+  readonly compression: 'gzip' | 'none';
+  /** A member name or endpoint to snapshot from. */
+  readonly member?: string | undefined;
+  readonly specQuota?: number | undefined;
+  readonly onProgress?: (progress: BackupProgress) => void;
+  readonly signal?: AbortSignal | undefined;
+  /** Clock for names and ages (tests). */
+  readonly now?: () => Date;
+}
+
+/** A snapshot that failed its checks; it was removed from storage. */
+export class SnapshotCheckError extends StewardError {}
+
+export async function createBackup(options: CreateBackupOptions): Promise<BackupManifest> {
+  const now = options.now ?? (() => new Date());
+  const status = await clusterStatus({
+    endpoints: [...options.endpoints],
+    connection: options.connection,
+    specQuota: options.specQuota,
+    names: options.names,
+  });
+  const source = chooseSourceMember(status, options.member);
+  const client = new MemberClient(parseEndpoint(source.endpoint), options.connection);
+  try {
+    return await withClusterLock(
+      client,
+      `backup/${options.clusterName}`,
+      async (signal) => {
+        await options.storage.cleanup({ signal });
+        const started = now();
+        const existing = new Set((await readCatalog(options.storage, { signal })).backups.map((b) => b.name));
+        const name = uniqueBackupName(existing, options.clusterName, started);
+        const keys = objectKeys(name, options.compression);
+        const memberLabel = source.name ?? source.endpoint;
+        const snapshot = await client.snapshot();
+        const stored = await storeSnapshot({
+          source: snapshot.bytes,
+          storage: options.storage,
+          key: keys.snapshot,
+          compression: options.compression,
+          onBytes: (bytes) =>
+            options.onProgress?.({ phase: 'snapshot', member: memberLabel, bytes, total: source.dbSize }),
+          signal,
+        });
+        try {
+          if (stored.trailer !== 'ok') {
+            throw new SnapshotCheckError(
+              `the snapshot from ${memberLabel} ${stored.trailer === 'absent' ? 'ended without' : 'has a wrong'} SHA-256 trailer (${stored.size} bytes): the stream was cut or damaged`,
+              {
+                hint: 'nothing was cataloged; run the backup again, and check the member with `etcd-steward status`',
+              },
+            );
+          }
+          options.onProgress?.({ phase: 'check', bytes: stored.size });
+          const facts = await checkSnapshotFile(stored.spoolFile);
+          if (facts.problems.length > 0) {
+            throw new SnapshotCheckError(
+              `the snapshot from ${memberLabel} is damaged: ${facts.problems.join('; ')}`,
+              {
+                hint: 'nothing was cataloged; run the backup again from another member (--member)',
+              },
+            );
+          }
+          const manifest: BackupManifest = {
+            format: MANIFEST_FORMAT,
+            name,
+            object: keys.snapshot,
+            source: 'snapshot',
+            cluster: { name: options.clusterName, id: status.clusterId ?? null },
+            member: { id: source.id ?? null, name: source.name ?? null, endpoint: source.endpoint },
+            etcdVersion: source.version ?? null,
+            storageVersion: (await snapshot.version) ?? source.storageVersion ?? null,
+            raftIndex: source.raftIndex ?? null,
+            raftTerm: source.raftTerm ?? null,
+            ...snapshotFields(stored, facts, options.compression),
+            createdAt: started.toISOString(),
+            durationMs: now().getTime() - started.getTime(),
+            importedFrom: null,
+            lastVerification: { at: now().toISOString(), ok: true, by: 'create', problems: [] },
+            drill: null,
+          };
+          await writeManifest(options.storage, manifest, { signal });
+          options.onProgress?.({ phase: 'done' });
+          return manifest;
+        } catch (error) {
+          await options.storage.delete(keys.snapshot).catch(() => undefined);
+          throw error;
+        } finally {
+          await rm(stored.spoolFile, { force: true });
+        }
+      },
+      options.signal,
+    );
+  } finally {
+    client.close();
+  }
+}

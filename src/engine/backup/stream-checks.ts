@@ -1,0 +1,71 @@
+/**
+ * Pass-through streams that measure what flows through them: the raw snapshot (bytes, etcd's
+ * SHA-256 trailer) and the stored object (bytes, SHA-256). Nothing is held beyond one chunk.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { WriteStream } from 'node:fs';
+import { Transform, type TransformCallback } from 'node:stream';
+
+const TRAILER = 32;
+
+/** etcd's integrity trailer: present when size % 512 == 32; `ok` when it equals SHA-256 of the rest. */
+export type TrailerState = 'ok' | 'absent' | 'bad';
+
+/**
+ * Counts the snapshot's bytes, hashes all but the last 32, and at the end compares those 32 with
+ * the hash. Optionally copies every byte into `spool` (with back-pressure).
+ */
+export class SnapshotChecker extends Transform {
+  bytes = 0;
+  private readonly bodyHash: Hash = createHash('sha256');
+  private tail = Buffer.alloc(0);
+  private readonly spool: WriteStream | undefined;
+  private readonly onBytes: ((bytes: number) => void) | undefined;
+
+  constructor(options: { spool?: WriteStream; onBytes?: (bytes: number) => void } = {}) {
+    super();
+    this.spool = options.spool;
+    this.onBytes = options.onBytes;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    const joined = this.tail.length ? Buffer.concat([this.tail, chunk]) : chunk;
+    const cut = Math.max(0, joined.length - TRAILER);
+    this.bodyHash.update(joined.subarray(0, cut));
+    this.tail = Buffer.from(joined.subarray(cut));
+    this.onBytes?.(this.bytes);
+    this.push(chunk);
+    if (this.spool && !this.spool.write(chunk)) this.spool.once('drain', () => callback());
+    else callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (!this.spool) return callback();
+    this.spool.end(() => callback());
+  }
+
+  /** The trailer verdict and etcd's digest (hex), once the stream has ended. */
+  trailer(): { state: TrailerState; sha256: string | null } {
+    if (this.bytes % 512 !== TRAILER || this.tail.length !== TRAILER)
+      return { state: 'absent', sha256: null };
+    const digest = this.bodyHash.copy().digest();
+    return { state: digest.equals(this.tail) ? 'ok' : 'bad', sha256: this.tail.toString('hex') };
+  }
+}
+
+/** Counts and hashes the bytes written to storage. */
+export class StoredHasher extends Transform {
+  bytes = 0;
+  private readonly hash: Hash = createHash('sha256');
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    this.hash.update(chunk);
+    callback(null, chunk);
+  }
+
+  digest(): string {
+    return this.hash.copy().digest('hex');
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Positional reads from one file handle: the only way the snapshot reader touches the disk. Never
+ * loads the whole file; a small block cache serves many small reads that land near each other.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { InputError } from '../errors.js';
+import { SnapshotCorruptError } from './errors.js';
+
+const BLOCK_SIZE = 64 * 1024;
+const CACHE_BLOCKS = 64; // 4 MiB
+
+/** A read-only file read at offsets. `close()` it when done. */
+export class PositionalFile {
+  private readonly cache = new Map<number, Promise<Buffer>>();
+
+  private constructor(
+    private readonly handle: FileHandle,
+    /** The file's path, as given. */
+    readonly path: string,
+    /** The file's size in bytes when it was opened. */
+    readonly size: number,
+  ) {}
+
+  /** Opens `path` for reading; throws Node's error (ENOENT, EACCES) when it cannot, `InputError` for a non-file. */
+  static async open(path: string): Promise<PositionalFile> {
+    const handle = await open(path, 'r');
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile())
+        throw new InputError(`${path} is not a regular file`, {
+          hint: 'name a snapshot file (etcdctl snapshot save FILE)',
+        });
+      return new PositionalFile(handle, path, stat.size);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Exactly `length` bytes at `offset`, in a new buffer. A read past the end of the file is a
+   * `SnapshotCorruptError` at `where` (a truncated file), never a short buffer.
+   */
+  async read(offset: number, length: number, where: string): Promise<Buffer> {
+    if (offset < 0 || length < 0 || offset + length > this.size)
+      throw new SnapshotCorruptError(
+        where,
+        `needs bytes ${offset}..${offset + length} but the file ends at ${this.size} (truncated?)`,
+      );
+    const buffer = Buffer.allocUnsafe(length);
+    await this.readInto(buffer, 0, length, offset, where);
+    return buffer;
+  }
+
+  /** Reads `length` bytes at `position` into `buffer` at `start`; throws when the file is shorter. */
+  async readInto(
+    buffer: Buffer,
+    start: number,
+    length: number,
+    position: number,
+    where: string,
+  ): Promise<void> {
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.handle.read(buffer, start + done, length - done, position + done);
+      if (bytesRead === 0)
+        throw new SnapshotCorruptError(
+          where,
+          `the file ended at ${position + done} while reading (truncated?)`,
+        );
+      done += bytesRead;
+    }
+  }
+
+  /**
+   * Like `read`, through a cache of the last few 64 KiB blocks: for many small reads in roughly
+   * increasing order (values of a key-ordered listing). Large reads bypass the cache. The result
+   * may share memory with the cache: copy it before changing it.
+   */
+  async readCached(offset: number, length: number, where: string): Promise<Buffer> {
+    if (length > BLOCK_SIZE / 2 || offset < 0 || offset + length > this.size)
+      return this.read(offset, length, where);
+    const first = Math.floor(offset / BLOCK_SIZE);
+    const last = Math.floor((offset + length - 1) / BLOCK_SIZE);
+    const a = await this.block(first, where);
+    if (first === last || length === 0)
+      return a.subarray(offset - first * BLOCK_SIZE, offset - first * BLOCK_SIZE + length);
+    const b = await this.block(last, where);
+    const head = a.subarray(offset - first * BLOCK_SIZE);
+    return Buffer.concat([head, b.subarray(0, length - head.length)]);
+  }
+
+  private block(index: number, where: string): Promise<Buffer> {
+    const cached = this.cache.get(index);
+    if (cached) {
+      this.cache.delete(index);
+      this.cache.set(index, cached);
+      return cached;
+    }
+    const start = index * BLOCK_SIZE;
+    const promise = this.read(start, Math.min(BLOCK_SIZE, this.size - start), where);
+    this.cache.set(index, promise);
+    promise.catch(() => this.cache.delete(index));
+    if (this.cache.size > CACHE_BLOCKS) {
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
+    }
+    return promise;
+  }
+
+  /** Closes the handle; reads after this fail. Closing twice is harmless. */
+  async close(): Promise<void> {
+    this.cache.clear();
+    await this.handle.close().catch(() => undefined);
+  }
+}
