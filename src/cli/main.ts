@@ -104,6 +104,10 @@ export function buildProgram(exit: { code: number }): Command {
     )
     .argument('[name]', 'a backup name, or latest')
     .option('--all', 'verify every backup')
+    .option(
+      '--drill',
+      'also restore each into a throwaway single-member cluster, compare, and record the result',
+    )
     .action(function (this: Command, name: string | undefined) {
       return backupAction((m) => m.backupVerifyCommand(name, globals(this)))();
     });
@@ -133,6 +137,58 @@ export function buildProgram(exit: { code: number }): Command {
     .addOption(new Option('--compression <kind>', 'compress the stored snapshot').choices(['gzip', 'none']))
     .action(function (this: Command, file: string) {
       return backupAction((m) => m.backupImportCommand(file, globals(this)))();
+    });
+
+  const snapshot = program
+    .command('snapshot')
+    .description('read snapshot files and backups offline (no etcd needed): inspect, diff')
+    .option('--storage <url>', "where to look up backup names (default: the spec's backup.storage)");
+  const snapshotAction = (load: (m: typeof import('./commands/snapshot.js')) => Promise<number>) =>
+    run(async () => load(await import('./commands/snapshot.js')));
+  snapshot
+    .command('inspect')
+    .description(
+      'revision, compaction, key count, sizes, members, trailer; with --keys/--values/--prefix the live keys',
+    )
+    .argument('<snapshot>', 'a snapshot file, a backup name, or latest')
+    .option('--prefix <prefix>', 'only keys starting with this')
+    .option('--keys', 'list the live keys')
+    .option('--values', 'list the live keys with their values')
+    .action(function (this: Command, target: string) {
+      return snapshotAction((m) => m.snapshotInspectCommand(target, globals(this)))();
+    });
+  snapshot
+    .command('diff')
+    .description(
+      'keys added, removed and changed from A to B (B: another snapshot, or the live cluster when left out)',
+    )
+    .argument('<a>', 'a snapshot file, a backup name, or latest')
+    .argument('[b]', 'a snapshot file or backup; left out: the live cluster (--endpoints or the spec)')
+    .option('--prefix <prefix>', 'only keys starting with this')
+    .option('--keys', 'list each added, removed and changed key')
+    .action(function (this: Command, a: string, b: string | undefined) {
+      return snapshotAction((m) => m.snapshotDiffCommand(a, b, globals(this)))();
+    });
+
+  program
+    .command('restore')
+    .description(
+      'verify a backup or snapshot file, build every member from it, start a new cluster, compare it with the snapshot',
+    )
+    .argument('<snapshot>', 'a backup name, latest, or a snapshot file')
+    .option('--storage <url>', "where to look up backup names (default: the spec's backup.storage)")
+    .option(
+      '--new-cluster <name>',
+      'start a new local cluster NAME beside the old one (the default; NAME defaults to SPEC-NAME-restored)',
+    )
+    .option('--into <dir>', "only build the members' data dirs under DIR (for other runtimes); start nothing")
+    .option(
+      '--replace',
+      "stop the spec's own cluster and restore in its place (its data is moved aside, never deleted)",
+    )
+    .option('-y, --yes', 'go ahead although the live cluster has newer data than the snapshot')
+    .action(function (this: Command, target: string) {
+      return run(async () => (await import('./commands/restore.js')).restoreCommand(target, globals(this)))();
     });
 
   program

@@ -38,7 +38,7 @@ export async function upCluster(options: UpOptions): Promise<UpResult> {
     options.onProgress?.(
       start.mode === 'running'
         ? `cluster '${options.spec.name}' is already running`
-        : `${start.mode === 'created' ? 'created' : 'restarted'} ${start.started.join(', ')} (etcd ${options.binaries.version})`,
+        : `started ${start.started.join(', ')} (etcd ${options.binaries.version}, ${start.mode === 'created' ? 'a new cluster' : 'on their existing data'})`,
     );
     try {
       // A new cluster has no users yet: wait for it without credentials, then turn auth on.

@@ -69,7 +69,9 @@ export interface ClusterMember {
 }
 
 export interface KeyValue {
+  /** The key as UTF-8 text (lossy for keys that are not UTF-8; `rawKey` has the bytes). */
   readonly key: string;
+  readonly rawKey: Buffer;
   readonly value: Buffer;
   readonly createRevision: number;
   readonly modRevision: number;
@@ -253,14 +255,7 @@ export class MemberClient {
     const request: Record<string, unknown> = { key: keyBytes, revision: options.revision ?? 0 };
     if (options.prefix) request['rangeEnd'] = prefixEnd(keyBytes);
     const r = await this.call<{ kvs: KeyValueWire[] }>(this.kv, 'range', request);
-    return r.kvs.map((kv) => ({
-      key: kv.key.toString(),
-      value: kv.value,
-      createRevision: Number(kv.createRevision),
-      modRevision: Number(kv.modRevision),
-      version: Number(kv.version),
-      lease: kv.lease,
-    }));
+    return r.kvs.map(toKeyValue);
   }
 
   /** How many keys exist at `revision` (0: now), without reading them. */
@@ -272,6 +267,53 @@ export class MemberClient {
       revision,
     });
     return { count: Number(r.count), revision: Number(r.header.revision) };
+  }
+
+  /**
+   * How many keys were created or changed after `revision` (their mod revision is higher).
+   * etcd applies the mod-revision filter only to returned keys (not to count_only, nor before a
+   * limit), so this reads the matching keys — keys only — and counts them.
+   */
+  async countChangedSince(revision: number): Promise<number> {
+    const r = await this.call<{ kvs: unknown[] }>(this.kv, 'range', {
+      key: Buffer.from([0]),
+      rangeEnd: Buffer.from([0]),
+      keysOnly: true,
+      minModRevision: revision + 1,
+    });
+    return r.kvs.length;
+  }
+
+  /**
+   * Every key (or every key under `prefix`) in key order, read in pages of `pageSize` at one
+   * revision (the first page's), so the view is consistent however long the walk takes.
+   */
+  async *scan(
+    options: { prefix?: string; pageSize?: number; keysOnly?: boolean } = {},
+  ): AsyncGenerator<KeyValue> {
+    const pageSize = options.pageSize ?? 5000;
+    const prefix = options.prefix ? Buffer.from(options.prefix) : undefined;
+    const end = prefix ? prefixEnd(prefix) : Buffer.from([0]);
+    let from = prefix ?? Buffer.from([0]);
+    let revision = 0;
+    for (;;) {
+      const r = await this.call<{ kvs: KeyValueWire[]; more: boolean; header: { revision: string } }>(
+        this.kv,
+        'range',
+        {
+          key: from,
+          rangeEnd: end,
+          limit: pageSize,
+          revision,
+          keysOnly: options.keysOnly ?? false,
+        },
+      );
+      revision = Number(r.header.revision);
+      for (const kv of r.kvs) yield toKeyValue(kv);
+      const last = r.kvs.at(-1);
+      if (!r.more || !last) return;
+      from = Buffer.concat([last.key, Buffer.from([0])]);
+    }
   }
 
   /** Maintenance.HashKV: a hash of the key bucket up to `revision` (0: now). */
@@ -469,6 +511,18 @@ export function prefixEnd(prefix: Buffer): Buffer {
     }
   }
   return Buffer.from([0]);
+}
+
+function toKeyValue(kv: KeyValueWire): KeyValue {
+  return {
+    key: kv.key.toString(),
+    rawKey: kv.key,
+    value: kv.value,
+    createRevision: Number(kv.createRevision),
+    modRevision: Number(kv.modRevision),
+    version: Number(kv.version),
+    lease: kv.lease,
+  };
 }
 
 function methodName(method: string): string {

@@ -3,7 +3,10 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-/** A logger writing JSON lines to `destination` (default stdout). */
+/**
+ * A logger writing JSON lines to `destination`; by default straight to stdout's file descriptor
+ * with synchronous writes, so the last lines before an exit are never lost.
+ */
 export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   return pino(
     {
@@ -16,6 +19,6 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
         censor: '[redacted]',
       },
     },
-    options.destination ?? process.stdout,
+    options.destination ?? pino.destination({ fd: 1, sync: true }),
   );
 }

@@ -13,6 +13,8 @@ import { deleteBackup, pruneBackups } from '../../engine/backup/prune.js';
 import type { RetentionRule } from '../../engine/backup/retention.js';
 import { verifyBackup } from '../../engine/backup/verify.js';
 import { InputError } from '../../errors.js';
+import { resolveEtcd } from '../../runtime/etcd-binaries.js';
+import type { DrillResult } from '../../engine/backup/drill.js';
 import type { BackupStorage } from '../../storage/storage.js';
 import { clusterTarget, connectionFor, loadSpec, type GlobalOptions } from '../context.js';
 import { printJson, progress, renderTable } from '../output.js';
@@ -28,6 +30,7 @@ export interface BackupOptions extends GlobalOptions {
   readonly all?: boolean;
   readonly keepLast?: string;
   readonly maxAge?: string;
+  readonly drill?: boolean;
 }
 
 /** The storage named by --to/--storage, else the spec's backup.storage. */
@@ -161,16 +164,36 @@ export async function backupVerifyCommand(name: string | undefined, options: Bac
   } finally {
     dispose();
   }
-  if (options.output === 'json') printJson({ storage: storage.displayUrl, results });
+  // A drill restores each backup that verified into a throwaway cluster and records the result.
+  const drills: DrillResult[] = [];
+  if (options.drill) {
+    const { drillBackup } = await import('../../engine/backup/drill.js');
+    const binaries = await resolveEtcd(spec?.etcd.version ?? '3.6', options.etcdBin ?? spec?.etcd.bin);
+    for (const result of results.filter((r) => r.ok)) {
+      progress(options.output, `drill: restoring ${result.name} into a throwaway cluster`);
+      drills.push(await drillBackup({ storage, manifest: result.manifest, binaries }));
+    }
+  }
+  if (options.output === 'json') printJson({ storage: storage.displayUrl, results, drills });
   else {
     process.stdout.write(
       `${renderTable(
-        ['NAME', 'RESULT', 'PROBLEMS'],
-        results.map((r) => [r.name, r.ok ? 'ok' : 'FAILED', r.problems.join('; ') || '-']),
+        ['NAME', 'RESULT', 'PROBLEMS', ...(options.drill ? ['DRILL'] : [])],
+        results.map((r) => {
+          const drill = drills.find((d) => d.name === r.name);
+          return [
+            r.name,
+            r.ok ? 'ok' : 'FAILED',
+            r.problems.join('; ') || '-',
+            ...(options.drill
+              ? [drill ? `${drill.ok ? 'ok' : 'FAILED'}: ${drill.detail}` : 'not run (verify failed)']
+              : []),
+          ];
+        }),
       )}\n`,
     );
   }
-  return results.every((r) => r.ok) ? 0 : 1;
+  return results.every((r) => r.ok) && drills.every((d) => d.ok) ? 0 : 1;
 }
 
 export async function backupPruneCommand(options: BackupOptions): Promise<number> {

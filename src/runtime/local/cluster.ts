@@ -93,6 +93,54 @@ export class LocalRuntime {
     return this.launch(existing, stopped, 'restarted');
   }
 
+  /**
+   * Plans a new cluster without starting it: member names, free ports (or `ports`, e.g. a
+   * replaced cluster's), a new cluster token; writes the state file. Refuses a data dir that
+   * already holds a cluster. `start()` then launches what `plan()` laid out (restore builds each
+   * member's data in between).
+   */
+  async plan(ports?: { client: readonly number[]; peer: readonly number[] }): Promise<LocalClusterState> {
+    if (await this.state()) {
+      throw new StewardError(
+        `${this.spec.dataDir} already holds a cluster (${path.join(this.spec.dataDir, STATE_FILE)})`,
+        {
+          hint: 'refusing to overwrite it; choose another name or folder',
+        },
+      );
+    }
+    const names = Array.from({ length: this.spec.members }, (_, i) => `${this.spec.name}-${i}`);
+    for (const name of names) {
+      const { dataDir } = memberPaths(this.spec.dataDir, name);
+      if (await hasEtcdData(dataDir)) {
+        throw new StewardError(
+          `${dataDir} already holds etcd data, but ${path.join(this.spec.dataDir, STATE_FILE)} is missing`,
+          {
+            hint: 'refusing to initialise a new cluster over existing data; move that folder away or choose another dataDir',
+          },
+        );
+      }
+    }
+    const picked = ports ?? (await this.pickPorts(names.length));
+    const state: LocalClusterState = {
+      format: 1,
+      name: this.spec.name,
+      token: `${this.spec.name}-${randomBytes(6).toString('hex')}`,
+      clientScheme: this.spec.tls?.server ? 'https' : 'http',
+      peerScheme: this.spec.tls?.peer ? 'https' : 'http',
+      createdAt: new Date().toISOString(),
+      etcdVersion: this.requireBinaries().version,
+      members: names.map((name, i) => ({
+        name,
+        clientPort: picked.client[i] as number,
+        peerPort: picked.peer[i] as number,
+        pid: null,
+      })),
+    };
+    await this.checkPortsFree(state.members);
+    await writeState(this.spec.dataDir, state);
+    return state;
+  }
+
   /** Stops every running member (SIGTERM, then SIGKILL after `graceMs`). */
   async stop(graceMs = 10_000): Promise<StopResult[]> {
     const state = await this.state();
@@ -145,35 +193,7 @@ export class LocalRuntime {
   }
 
   private async create(): Promise<StartResult> {
-    const names = Array.from({ length: this.spec.members }, (_, i) => `${this.spec.name}-${i}`);
-    for (const name of names) {
-      const { dataDir } = memberPaths(this.spec.dataDir, name);
-      if (await hasEtcdData(dataDir)) {
-        throw new StewardError(
-          `${dataDir} already holds etcd data, but ${path.join(this.spec.dataDir, STATE_FILE)} is missing`,
-          {
-            hint: 'refusing to initialise a new cluster over existing data; move that folder away or choose another dataDir',
-          },
-        );
-      }
-    }
-    const ports = await this.pickPorts(names.length);
-    const state: LocalClusterState = {
-      format: 1,
-      name: this.spec.name,
-      token: `${this.spec.name}-${randomBytes(6).toString('hex')}`,
-      clientScheme: this.spec.tls?.server ? 'https' : 'http',
-      peerScheme: this.spec.tls?.peer ? 'https' : 'http',
-      createdAt: new Date().toISOString(),
-      etcdVersion: this.requireBinaries().version,
-      members: names.map((name, i) => ({
-        name,
-        clientPort: ports.client[i] as number,
-        peerPort: ports.peer[i] as number,
-        pid: null,
-      })),
-    };
-    await this.checkPortsFree(state.members);
+    const state = await this.plan();
     return this.launch(state, state.members, 'created');
   }
 

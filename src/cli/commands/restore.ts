@@ -1,0 +1,136 @@
+/**
+ * `etcd-steward restore <backup|latest|file> [--new-cluster NAME | --into DIR | --replace] [--yes]`:
+ * check first, build every member from the snapshot, start, compare, and say what is left to do.
+ */
+import { parseSpec } from '../../config/load.js';
+import type { Spec } from '../../config/spec.js';
+import { localSnapshot } from '../../engine/backup/fetch.js';
+import { restoreSnapshot, type RestoreResult, type RestoreTarget } from '../../engine/restore.js';
+import { describeGreptime, type GreptimeSummary } from '../../engine/snapshot-greptime.js';
+import { InputError, StewardError } from '../../errors.js';
+import { resolveEtcd } from '../../runtime/etcd-binaries.js';
+import { clusterTarget, connectionFor, loadSpec, type GlobalOptions } from '../context.js';
+import { printJson, progress, renderTable } from '../output.js';
+import { byteProgress } from '../progress.js';
+import { storageFor } from './backup.js';
+
+export interface RestoreOptions extends GlobalOptions {
+  readonly storage?: string;
+  readonly newCluster?: string;
+  readonly into?: string;
+  readonly replace?: boolean;
+  readonly yes?: boolean;
+}
+
+function targetOf(options: RestoreOptions, spec: Spec): RestoreTarget {
+  const chosen = [
+    options.newCluster !== undefined,
+    options.into !== undefined,
+    options.replace === true,
+  ].filter(Boolean);
+  if (chosen.length > 1) throw new InputError('choose one of --new-cluster, --into and --replace');
+  if (options.into !== undefined) return { kind: 'into', dir: options.into };
+  if (options.replace) return { kind: 'replace' };
+  const name = options.newCluster ?? `${spec.name}-restored`;
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) {
+    throw new InputError(`--new-cluster '${name}': use lower-case letters, digits and dashes`);
+  }
+  return { kind: 'new-cluster', name };
+}
+
+/** The cluster the snapshot would replace, if we can find it: --endpoints, else the spec's. */
+async function liveCluster(options: RestoreOptions, spec: Spec | undefined) {
+  try {
+    const target = await clusterTarget(options);
+    const endpoints =
+      typeof target.endpoints === 'string' ? target.endpoints.split(',') : [...target.endpoints];
+    return { endpoints, connection: connectionFor(options, spec) };
+  } catch (error) {
+    if (error instanceof InputError) return undefined; // no spec, or a local cluster never started
+    throw error;
+  }
+}
+
+export async function restoreCommand(reference: string, options: RestoreOptions): Promise<number> {
+  const spec = (await loadSpec(options, false)) ?? parseSpec('', undefined);
+  const target = targetOf(options, spec);
+  const binaries = await resolveEtcd(spec.etcd.version, options.etcdBin ?? spec.etcd.bin);
+  const bar = await byteProgress(options.output, 'fetch');
+  const hasStorage = options.storage !== undefined || spec.backup?.storage !== undefined;
+  const snapshot = await localSnapshot(reference, hasStorage ? () => storageFor(options, spec) : undefined, {
+    onBytes: (bytes, total) => bar.update(bytes, total),
+  }).finally(() => bar.stop());
+  try {
+    const result = await restoreSnapshot({
+      file: snapshot.file,
+      spec,
+      binaries,
+      connection: connectionFor({ ...options, endpoints: undefined }, spec),
+      target,
+      live: await liveCluster(options, spec),
+      yes: options.yes === true,
+      onProgress: (message) => progress(options.output, message),
+    });
+    if (options.output === 'json') printJson({ backup: snapshot.manifest?.name ?? null, ...result });
+    else process.stdout.write(`${formatRestore(result, snapshot.manifest?.name)}\n`);
+    if (result.match === false) {
+      throw new StewardError(
+        'the restored cluster does not hold what the snapshot holds (key count or content differ)',
+        {
+          hint: `the restored cluster is left running in ${result.dataDir} for inspection; compare with \`etcd-steward snapshot diff\``,
+        },
+      );
+    }
+    return 0;
+  } finally {
+    await snapshot.dispose();
+  }
+}
+
+function formatRestore(result: RestoreResult, backup: string | undefined): string {
+  const rows: [string, string][] = [
+    ['source', backup ?? result.snapshot.file],
+    [
+      'snapshot',
+      `revision ${result.snapshot.revision}, ${result.snapshot.keyCount} keys, trailer ${result.snapshot.trailer}`,
+    ],
+    ['cluster', `${result.name} (${result.target}), data in ${result.dataDir}`],
+  ];
+  if (result.movedAside) rows.push(['old data', `moved aside to ${result.movedAside}`]);
+  if (result.started) {
+    rows.push(['endpoints', result.endpoints.join(',')]);
+    rows.push([
+      'check',
+      result.match
+        ? `ok: the restored cluster holds the same ${result.restored?.keyCount ?? 0} keys (SHA-256 over keys and values matches)`
+        : `MISMATCH: restored ${result.restored?.keyCount ?? 0} keys vs ${result.snapshot.keyCount} in the snapshot`,
+    ]);
+  } else {
+    rows.push([
+      'next',
+      `start it with a spec whose dataDir is ${result.dataDir} (etcd-steward up), or copy the member folders to their hosts`,
+    ]);
+  }
+  if (result.gap?.differs) {
+    rows.push([
+      'lost',
+      `${result.gap.keysChangedSince} keys changed on the live cluster after revision ${result.gap.snapshotRevision}`,
+    ]);
+  }
+  let text = renderTable(['RESTORE', ''], rows);
+  if (result.greptime) text += `\n${greptimeNextSteps(result)}`;
+  return text;
+}
+
+/** What is left to do for GreptimeDB after its metadata was restored (its restore guide's steps). */
+export function greptimeNextSteps(result: RestoreResult): string {
+  const endpoints = result.endpoints.map((e) => e.replace(/^https?:\/\//, '')).join(',');
+  return [
+    `GreptimeDB metadata in this snapshot: ${describeGreptime(result.greptime as GreptimeSummary)}.`,
+    'Left to do:',
+    `  1. point metasrv at the restored cluster: store_addrs = [${result.endpoints.map((e) => `"${e.replace(/^https?:\/\//, '')}"`).join(', ')}] in its TOML (or --store-addrs ${endpoints});`,
+    `     with the operator: set spec.meta.backendStorage.etcd.endpoints of the GreptimeDBCluster (the operator then rolls metasrv)`,
+    '  2. restart metasrv: its leader caches catalogs, schemas, tables and routes',
+    "  3. as GreptimeDB's restore guide says: set the next table id (POST /admin/sequence/table/set-next-id), then run table reconciliation",
+  ].join('\n');
+}
