@@ -170,6 +170,8 @@ const backup = z
     storage: z.string().min(1),
     /** When the agent (`serve`) takes a backup; external cron can run `backup create` instead. */
     schedule: cronExpression.optional(),
+    /** When the agent restores the newest backup into a throwaway cluster to prove it works. */
+    drillSchedule: cronExpression.optional(),
     retention: z
       .strictObject({
         keepLast: z.number().int().min(1).optional(),

@@ -240,12 +240,12 @@ describe('backup failures', { concurrency: true }, () => {
     assert.deepEqual(list.json<{ backups: unknown[] }>().backups, [], 'failed runs left nothing listed');
   });
 
-  it('the agent runs the schedule, prunes, and stops cleanly on SIGTERM', async () => {
+  it('the agent runs the backup and drill schedules, prunes, and stops cleanly on SIGTERM', async () => {
     const dir = await tempDir(cleanup, 'serve');
     const spec = await writeSpec(dir, {
       members: 1,
       etcd: { version: line },
-      backup: { storage: './backups', schedule: '*/1 * * * * *', retention: { keepLast: 2 } },
+      backup: { storage: './backups', schedule: '*/1 * * * * *', drillSchedule: '*/3 * * * * *', retention: { keepLast: 2 } },
     });
     await upDetached(cleanup, spec);
     const agent = spawn(process.execPath, [CLI, '--config', spec, 'serve'], {
@@ -256,8 +256,10 @@ describe('backup failures', { concurrency: true }, () => {
     agent.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => agent.once('exit', resolve));
     const deadline = Date.now() + 30_000;
-    while ((out.match(/"msg":"backup: done"/g) ?? []).length < 3 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
+    const backupsDone = () => (out.match(/"msg":"backup: done"/g) ?? []).length;
+    // The first drill tick may come before any backup exists (it is skipped then): wait for one that restored.
+    const drilled = () => /content matches the snapshot[^\n]*"msg":"drill: done"/.test(out);
+    while ((backupsDone() < 3 || !drilled()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     agent.kill('SIGTERM');
     assert.equal(await exited, 0, out);
     const lines = out
@@ -268,6 +270,8 @@ describe('backup failures', { concurrency: true }, () => {
     const done = lines.filter((l) => l.msg === 'backup: done');
     assert.ok(done.length >= 3, `three scheduled runs: ${out}`);
     assert.ok(lines.some((l) => l.msg === 'agent stopped'));
+    const drill = lines.find((l) => l.msg === 'drill: done' && 'detail' in l) as { detail?: string } | undefined;
+    assert.match(drill?.detail ?? '', /content matches the snapshot/, `a scheduled restore drill ran: ${out}`);
     const backups = await listed(spec);
     assert.ok(
       backups.length <= 3 && backups.length >= 2,

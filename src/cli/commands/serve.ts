@@ -1,12 +1,16 @@
 /**
- * `etcd-steward serve`: the agent. For now it runs the backup schedule (create, then prune) with
- * structured logs; SIGTERM/SIGINT abort a running backup cleanly (nothing partial is listed) and
- * exit. Its HTTP API, metrics and dashboard come with the agent issue.
+ * `etcd-steward serve`: the agent. For now it runs the backup schedule (create, then prune) and
+ * the restore-drill schedule (the newest backup into a throwaway cluster), with structured logs;
+ * SIGTERM/SIGINT abort a running job cleanly (nothing partial is listed) and exit. Its HTTP API,
+ * metrics and dashboard come with the agent issue.
  */
 import { createBackup } from '../../engine/backup/create.js';
 import { pruneBackups } from '../../engine/backup/prune.js';
-import { InputError } from '../../errors.js';
-import { createLogger } from '../../server/logger.js';
+import { InputError, StewardError } from '../../errors.js';
+import { readCatalog } from '../../engine/backup/catalog.js';
+import { drillBackup } from '../../engine/backup/drill.js';
+import { resolveEtcd } from '../../runtime/etcd-binaries.js';
+import { createLogger, type Logger } from '../../server/logger.js';
 import { Scheduler } from '../../server/scheduler.js';
 import { clusterTarget, connectionFor, type GlobalOptions } from '../context.js';
 import { storageFor } from './backup.js';
@@ -15,8 +19,8 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
   const target = await clusterTarget(options);
   const spec = target.spec;
   const backup = spec?.backup;
-  if (!spec || !backup?.schedule) {
-    throw new InputError('the spec has no backup.schedule, so the agent has nothing to run yet', {
+  if (!spec || !(backup?.schedule || backup?.drillSchedule)) {
+    throw new InputError('the spec has no backup.schedule (nor backup.drillSchedule), so the agent has nothing to run yet', {
       hint: 'add e.g. `backup: { storage: file:///var/backups/etcd, schedule: "*/30 * * * *" }` to the spec',
     });
   }
@@ -26,7 +30,21 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
   const endpoints =
     typeof target.endpoints === 'string' ? target.endpoints.split(',') : [...target.endpoints];
   const scheduler = new Scheduler(log);
-  const job = scheduler.add('backup', backup.schedule, async (signal) => {
+  if (backup.drillSchedule) {
+    const binaries = await resolveEtcd(spec.etcd.version, options.etcdBin ?? spec.etcd.bin);
+    scheduler.add('drill', backup.drillSchedule, async (signal) => {
+      const latest = (await readCatalog(storage, { signal })).backups.at(-1);
+      if (!latest) return { skipped: 'no backup yet' };
+      const result = await drillBackup({ storage, manifest: latest, binaries, signal });
+      if (!result.ok) throw new StewardError(`restore drill of ${latest.name} failed: ${result.detail}`);
+      return { backup: latest.name, detail: result.detail };
+    });
+  }
+  if (!backup.schedule) {
+    log.info({ cluster: target.name, storage: storage.displayUrl, jobs: scheduler.stats() }, 'agent started');
+    return waitForStop(scheduler, log);
+  }
+  scheduler.add('backup', backup.schedule, async (signal) => {
     const manifest = await createBackup({
       clusterName: target.name,
       endpoints,
@@ -47,15 +65,12 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
       pruned: pruned.removed,
     };
   });
-  log.info(
-    {
-      cluster: target.name,
-      storage: storage.displayUrl,
-      schedule: job.schedule,
-      nextRunAt: scheduler.stats()[0]?.nextRunAt,
-    },
-    'agent started',
-  );
+  log.info({ cluster: target.name, storage: storage.displayUrl, jobs: scheduler.stats() }, 'agent started');
+  return waitForStop(scheduler, log);
+}
+
+/** Runs until SIGTERM/SIGINT, then stops the jobs (aborting a running one) and returns 0. */
+async function waitForStop(scheduler: Scheduler, log: Logger): Promise<number> {
   await new Promise<void>((resolve) => {
     const stop = (signalName: string) => {
       log.info({ signal: signalName }, 'agent stopping: aborting the running job, if any');
