@@ -192,6 +192,17 @@ export function buildProgram(exit: { code: number }): Command {
     });
 
   program
+    .command('defrag')
+    .description('rule-based rolling defrag: healthy cluster first, followers one at a time, leadership moved, leader last')
+    .option('--rule <expr>', 'which members to defrag (default: dbQuotaUsage > 0.8 || dbSizeFree > 200MiB)')
+    .option('--dry-run', 'print the plan (members in order, rule values, what would be reclaimed); change nothing')
+    .option('--compact', 'compact to the current revision first (physical)')
+    .option('--continue-on-error', 'go on with the next member when one fails')
+    .action(function (this: Command) {
+      return run(async () => (await import('./commands/defrag.js')).defragCommand(globals(this)))();
+    });
+
+  program
     .command('serve')
     .description(
       "the agent: runs the spec's backup schedule (then prunes), logs JSON lines; SIGTERM stops it cleanly",

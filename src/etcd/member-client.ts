@@ -92,6 +92,11 @@ export function hexId(decimal: string | undefined): string {
   return BigInt(decimal ?? '0').toString(16);
 }
 
+/** Decimal form of a hex member id (as `hexId` gives them), the way uint64 fields are sent. */
+export function decimalId(hex: string): string {
+  return BigInt(`0x${hex}`).toString(10);
+}
+
 function readPem(file: string, flag: string): Buffer {
   try {
     return readFileSync(file);
@@ -249,6 +254,22 @@ export class MemberClient {
     return { revision: Number(r.header.revision) };
   }
 
+  /** Deletes one key, or every key starting with `key` when `prefix` is set; returns how many went. */
+  async delete(
+    key: string,
+    options: { prefix?: boolean } = {},
+  ): Promise<{ deleted: number; revision: number }> {
+    const keyBytes = Buffer.from(key);
+    const request: Record<string, unknown> = { key: keyBytes };
+    if (options.prefix) request['rangeEnd'] = prefixEnd(keyBytes);
+    const r = await this.call<{ deleted: string; header: { revision: string } }>(
+      this.kv,
+      'deleteRange',
+      request,
+    );
+    return { deleted: Number(r.deleted), revision: Number(r.header.revision) };
+  }
+
   /** Reads one key, or every key starting with `key` when `prefix` is set. */
   async get(key: string, options: { prefix?: boolean; revision?: number } = {}): Promise<KeyValue[]> {
     const keyBytes = Buffer.from(key);
@@ -349,6 +370,12 @@ export class MemberClient {
     if (r.succeeded) return grant.ID;
     await this.revokeLease(grant.ID);
     return undefined;
+  }
+
+  /** Grants a lease of `ttlSeconds` with no key attached; returns its id (revoke it with `revokeLease`). */
+  async grantLease(ttlSeconds: number): Promise<string> {
+    const r = await this.call<{ ID: string }>(this.lease, 'leaseGrant', { TTL: ttlSeconds });
+    return r.ID;
   }
 
   /** Revokes a lease (its keys go with it); an unknown lease is not an error. */
@@ -455,6 +482,45 @@ export class MemberClient {
     await this.call(this.auth, 'authEnable', {});
   }
 
+  /**
+   * Maintenance.Defragment of this member: etcd rewrites its bolt file and blocks the member's
+   * reads and writes meanwhile. The deadline is the caller's, sized to the database (a multi-GiB
+   * file takes minutes), never the command timeout.
+   */
+  async defragment(timeoutMs: number): Promise<void> {
+    await this.callWithin(this.maintenance, 'defragment', {}, timeoutMs);
+  }
+
+  /**
+   * Maintenance.MoveLeader, sent to this member (it must be the leader): hands leadership to the
+   * voting member `targetId` (hex, as `status()` reports ids). Resolves once etcd reports the transfer done.
+   */
+  async moveLeader(targetId: string, timeoutMs: number): Promise<void> {
+    await this.callWithin(this.maintenance, 'moveLeader', { targetID: decimalId(targetId) }, timeoutMs);
+  }
+
+  /**
+   * KV.Compact up to `revision`. With `physical`, the call returns once this member has removed
+   * the compacted revisions from its bolt file (the others do it on their own, a little later).
+   */
+  async compact(revision: number, physical: boolean, timeoutMs: number): Promise<void> {
+    await this.callWithin(this.kv, 'compact', { revision, physical }, timeoutMs);
+  }
+
+  /** Maintenance.Alarm ACTIVATE: raises `alarm` (`NOSPACE`, `CORRUPT`) for the member `memberId` (hex). */
+  async activateAlarm(memberId: string, alarm: AlarmKind): Promise<void> {
+    await this.call(this.maintenance, 'alarm', { action: 'ACTIVATE', memberID: decimalId(memberId), alarm });
+  }
+
+  /** Maintenance.Alarm DEACTIVATE: disarms `alarm` of the member `memberId` (hex). */
+  async deactivateAlarm(memberId: string, alarm: AlarmKind): Promise<void> {
+    await this.call(this.maintenance, 'alarm', {
+      action: 'DEACTIVATE',
+      memberID: decimalId(memberId),
+      alarm,
+    });
+  }
+
   close(): void {
     for (const client of [this.kv, this.maintenance, this.cluster, this.auth, this.lease]) client.close();
   }
@@ -471,6 +537,38 @@ export class MemberClient {
       }
       throw error;
     }
+  }
+
+  /** `call` with the caller's deadline instead of dial + command timeout (for long maintenance calls). */
+  private async callWithin<T>(
+    client: Client,
+    method: string,
+    request: object,
+    timeoutMs: number,
+  ): Promise<T> {
+    if (this.options.user && this.token === undefined) await this.authenticate();
+    try {
+      return await this.invokeWithin<T>(client, method, request, timeoutMs);
+    } catch (error) {
+      if (this.options.user && error instanceof Error && /invalid auth token/i.test(error.message)) {
+        await this.authenticate();
+        return this.invokeWithin<T>(client, method, request, timeoutMs);
+      }
+      throw error;
+    }
+  }
+
+  private invokeWithin<T>(client: Client, method: string, request: object, timeoutMs: number): Promise<T> {
+    const metadata = new Metadata();
+    if (this.token) metadata.set('token', this.token);
+    const fn = (client as unknown as Record<string, UnaryMethod>)[method];
+    if (typeof fn !== 'function') throw new Error(`etcd client has no method ${method}`);
+    return new Promise<T>((resolve, reject) => {
+      fn.call(client, request, metadata, { deadline: Date.now() + timeoutMs }, (error, response) => {
+        if (error) reject(toMemberError(this.endpoint.display, methodName(method), error, timeoutMs));
+        else resolve(response as T);
+      });
+    });
   }
 
   private async authenticate(): Promise<void> {
