@@ -125,6 +125,8 @@ const etcd = z
     maxRequestBytes: size.default(1.5 * 2 ** 20),
     /** Skip fsync (etcd --unsafe-no-fsync): for tests and throwaway clusters only. */
     unsafeNoFsync: z.boolean().default(false),
+    /** Local runtime: a defragmenting member reports NOT_SERVING on gRPC health (etcd's option). */
+    stopGrpcServiceOnDefrag: z.boolean().default(true),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     /** More etcd flags, passed as they are (local runtime). */
     extraArgs: z.array(z.string()).default([]),
