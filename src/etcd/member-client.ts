@@ -183,6 +183,9 @@ export class MemberClient {
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 1000,
       'grpc.enable_retries': 0,
+      // HTTP/2 flow control: the 64 KiB default window caps a snapshot stream far below what
+      // loopback or a LAN carries; 8 MiB lets etcd keep sending while we process a chunk.
+      'grpc-node.flow_control_window': 8 << 20,
     };
     this.kv = new services.KV(endpoint.address, creds, channelOptions);
     this.maintenance = new services.Maintenance(endpoint.address, creds, channelOptions);
