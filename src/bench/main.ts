@@ -2,41 +2,136 @@
  * `npm run bench`: starts a local 3-member cluster of the main etcd line (3.6) in a temp dir,
  * measures each row side by side with etcd's own tools in one run, prints a table of ratios and
  * writes bench-results/latest.json. Never part of `npm test`: figures, not assertions.
+ *
+ * Rows: `status` on the empty cluster; then a GreptimeDB-shaped database of BENCH_DB_MIB
+ * (default 1024) is written, and `backup create` (file, gzip, S3 on MinIO), its peak RSS and the
+ * offline reader are measured against etcdctl/etcdutl on it. Everything started is stopped and
+ * every temp dir removed, also on failure and on Ctrl-C.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseSpec } from '../config/load.js';
 import type { EtcdLine } from '../config/etcd-lines.js';
+import { clusterStatus } from '../engine/status.js';
 import { upCluster } from '../engine/up.js';
 import { renderTable } from '../cli/output.js';
 import { resolveEtcd } from '../runtime/etcd-binaries.js';
-import type { BenchRow } from './measure.js';
+import { Cleanup } from '../testing/harness.js';
+import { benchBackupToFile, type BackupBenchContext } from './backup.js';
+import { copyBuild } from './build-copy.js';
+import { loadGreptimeData, type LoadResult } from './data.js';
+import { mib, seconds, type BenchRow } from './measure.js';
+import { hasGnuTime } from './rss.js';
+import { benchReader } from './reader.js';
+import { benchS3 } from './s3.js';
 import { benchStatus } from './status.js';
 
 const line = (process.env['BENCH_ETCD_LINE'] ?? '3.6') as EtcdLine;
 const runs = Number(process.env['BENCH_RUNS'] ?? 21);
+const backupRuns = Number(process.env['BENCH_BACKUP_RUNS'] ?? 5);
+const s3Runs = Number(process.env['BENCH_S3_RUNS'] ?? 3);
+const dbMib = Number(process.env['BENCH_DB_MIB'] ?? 1024);
+const IN_FLIGHT = 128;
+
+const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
 
 async function main(): Promise<void> {
+  const cleanup = new Cleanup();
+  // One cleanup, whoever asks first: a signal, or the run ending (also by the failure a signal
+  // causes); two at once would remove the temp dir while members are still being stopped.
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = () => (cleaning ??= cleanup.run());
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping the cluster and MinIO, removing temp dirs`);
+    void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
   const binaries = await resolveEtcd(line);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'steward-bench-'));
-  const spec = parseSpec(
-    `name: bench\nmembers: 3\ndataDir: ${dir}/data\netcd: { version: "${line}" }\n`,
-    path.join(dir, 'steward.yaml'),
+  cleanup.add(() => rm(dir, { recursive: true, force: true }));
+  const targetBytes = dbMib * 2 ** 20;
+  const quota = Math.min(8 * 2 ** 30, Math.max(2 * 2 ** 30, 2 * targetBytes + 2 ** 30));
+  log(
+    `etcd ${binaries.version}, 3 members in ${dir}, ${runs} runs for status, ${backupRuns} per backup ` +
+      `figure, ${s3Runs} for S3, a ${dbMib} MiB database, ${os.cpus().length} cores` +
+      (hasGnuTime() ? '' : '; no /usr/bin/time (apt-get install time): peak RSS is polled'),
   );
-  process.stderr.write(
-    `bench: etcd ${binaries.version}, 3 members in ${dir}, ${runs} runs per figure, ${os.cpus().length} cores\n`,
-  );
+  const loadBefore = os.loadavg();
   const connection = { dialTimeoutMs: 2000, commandTimeoutMs: 5000 };
-  const { runtime } = await upCluster({ spec, binaries, connection });
   const rows: BenchRow[] = [];
+  let data: LoadResult | undefined;
+  let failure: Error | undefined;
   try {
+    const spec = parseSpec(
+      `name: bench\nmembers: 3\ndataDir: ${dir}/data\n` +
+        `etcd: { version: "${line}", unsafeNoFsync: true, quotaBackendBytes: ${quota} }\n`,
+      path.join(dir, 'steward.yaml'),
+    );
+    const build = await copyBuild(path.join(dir, 'pkg'));
+    log(`measuring a private copy of this build: ${build.cli}`);
+    const { runtime, status } = await upCluster({ spec, binaries, connection });
+    cleanup.add(() => runtime.stop());
     const endpoints = await runtime.endpoints();
-    rows.push(await benchStatus(binaries, endpoints, runs, dir));
+    rows.push(await benchStatus(binaries, endpoints, runs, dir, build.cli));
+
+    const leader = status.members.find((m) => m.isLeader)?.endpoint ?? endpoints[0] ?? '';
+    log(`writing a GreptimeDB-shaped database of ${dbMib} MiB to the leader ${leader}`);
+    data = await loadGreptimeData({
+      endpoint: leader,
+      etcdctl: binaries.etcdctl,
+      connection,
+      targetBytes,
+      inFlight: IN_FLIGHT,
+      onProgress: log,
+    });
+    cleanup.add(data.release);
+    log(`data written in ${seconds(data.ms)}`);
+    rows.push(dataRow(data));
+
+    const now = await clusterStatus({ endpoints, connection });
+    const follower = now.members.find((m) => m.health.ok && m.isLeader === false)?.endpoint ?? leader;
+    const ctx: BackupBenchContext = {
+      binaries,
+      cli: build.cli,
+      dist: build.dist,
+      endpoints,
+      follower,
+      dir,
+      runs: backupRuns,
+      env: {
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCDCTL_'))),
+        ETCD_STEWARD_SPOOL_DIR: path.join(dir, 'spool'),
+      },
+      log,
+    };
+    const file = await benchBackupToFile(ctx);
+    rows.push(...file.rows);
+    rows.push(await benchS3(ctx, cleanup, s3Runs, file.etcdctlMs));
+    rows.push(
+      ...(await benchReader({
+        binaries,
+        dist: build.dist,
+        file: file.snapshotFile,
+        fileBytes: file.snapshotBytes,
+        runs: backupRuns,
+        cwd: dir,
+        env: ctx.env,
+        log,
+      })),
+    );
+  } catch (error) {
+    failure = error instanceof Error ? error : new Error(JSON.stringify(error));
   } finally {
-    await runtime.stop();
-    await rm(dir, { recursive: true, force: true });
+    await cleanUp();
   }
+  // Other work on the machine skews every figure: say how busy it was.
+  const loadAfter = os.loadavg();
+  log(
+    `load average at start ${loadBefore.map((l) => l.toFixed(1)).join(' ')}, at end ${loadAfter.map((l) => l.toFixed(1)).join(' ')}`,
+  );
   process.stdout.write(
     `${renderTable(
       ['BENCHMARK', 'ETCD-STEWARD', 'ETCD TOOLS', 'RATIO', 'GOAL', 'MET', 'NOTE'],
@@ -47,7 +142,7 @@ async function main(): Promise<void> {
         r.ratio === undefined ? '-' : r.ratio.toFixed(2),
         r.goal,
         r.met === undefined ? '-' : r.met ? 'yes' : 'NO',
-        r.note,
+        wrap(r.note, 72),
       ]),
     )}\n`,
   );
@@ -57,10 +152,45 @@ async function main(): Promise<void> {
     etcd: binaries.version,
     node: process.version,
     cores: os.cpus().length,
+    loadAverage: { start: loadBefore, end: loadAfter },
     runs,
+    backupRuns,
+    s3Runs,
+    dbMib,
+    data: data && { ...data, release: undefined },
     rows,
+    ...(failure === undefined ? {} : { error: failure.stack ?? failure.message }),
   };
   await writeFile(path.join('bench-results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  if (failure !== undefined) throw failure;
+}
+
+/** Breaks `text` into lines of at most `width` characters, at spaces. */
+function wrap(text: string, width: number): string {
+  const lines: string[] = [];
+  let current = '';
+  for (const word of text.split(' ')) {
+    if (current && current.length + 1 + word.length > width) {
+      lines.push(current);
+      current = word;
+    } else current = current ? `${current} ${word}` : word;
+  }
+  return [...lines, current].join('\n');
+}
+
+function dataRow(data: LoadResult): BenchRow {
+  return {
+    name: `data: GreptimeDB-shaped keys, ≥ ${dbMib} MiB`,
+    ours: `${mib(data.dbSize)} in ${seconds(data.ms)}`,
+    theirs: '-',
+    ratio: undefined,
+    goal: '-',
+    met: undefined,
+    note:
+      `${data.tablesCreated} tables created (${data.tablesLive} live after drops), ${data.puts} puts ` +
+      `(${IN_FLIGHT} in flight to the leader, ${((data.bytesPut / 1e6) * (1000 / data.ms)).toFixed(1)} MB/s of ` +
+      `keys+values) and ${data.deletes} deletes (etcdctl txn); revision ${data.revision}; --unsafe-no-fsync`,
+  };
 }
 
 await main();

@@ -33,17 +33,44 @@ export function median(values: readonly number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/**
+ * Runs each named job `runs` times, interleaved so drift hits all alike, after one warm-up run of
+ * each (page cache, connections) unless `warmUp` is false; returns every sample of each job.
+ */
+export async function interleavedSamples<T>(
+  runs: number,
+  jobs: Record<string, () => Promise<T>>,
+  options: { warmUp?: boolean; onRun?: (name: string, round: number, sample: T) => void } = {},
+): Promise<Record<string, T[]>> {
+  const samples: Record<string, T[]> = Object.fromEntries(Object.keys(jobs).map((k) => [k, []]));
+  if (options.warmUp !== false) for (const job of Object.values(jobs)) await job();
+  for (let i = 0; i < runs; i += 1) {
+    for (const [name, job] of Object.entries(jobs)) {
+      const sample = await job();
+      samples[name]?.push(sample);
+      options.onRun?.(name, i + 1, sample);
+    }
+  }
+  return samples;
+}
+
 /** Runs each named job `runs` times, interleaved so drift hits all alike; returns medians in ms. */
 export async function interleavedMedians(
   runs: number,
   jobs: Record<string, () => Promise<number>>,
 ): Promise<Record<string, number>> {
-  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(jobs).map((k) => [k, []]));
-  for (const job of Object.values(jobs)) await job(); // warm-up: page cache, connections
-  for (let i = 0; i < runs; i += 1) {
-    for (const [name, job] of Object.entries(jobs)) samples[name]?.push(await job());
-  }
+  const samples = await interleavedSamples(runs, jobs);
   return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+}
+
+/** Milliseconds as seconds with one decimal: `12.3 s`. */
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Bytes as MiB: `151 MiB`. */
+export function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 }
 
 /** One line of the benchmark table. */

@@ -15,12 +15,13 @@ export async function benchStatus(
   endpoints: readonly string[],
   runs: number,
   cwd: string,
+  cli = CLI,
 ): Promise<BenchRow> {
   const list = endpoints.join(',');
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCDCTL_')));
   const medians = await interleavedMedians(runs, {
     ours: () =>
-      timeProcess(process.execPath, [CLI, 'status', '-o', 'json', '--endpoints', list], { env, cwd }),
+      timeProcess(process.execPath, [cli, 'status', '-o', 'json', '--endpoints', list], { env, cwd }),
     etcdctl: () =>
       timeProcess(binaries.etcdctl, ['endpoint', 'status', '-w', 'json', `--endpoints=${list}`], {
         env,

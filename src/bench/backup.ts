@@ -1,0 +1,192 @@
+/**
+ * Bench rows for `backup create` into files: whole-process wall time (uncompressed and gzip)
+ * against `etcdctl snapshot save` from a follower, interleaved; the peak RSS of both; and, once,
+ * where our time and memory go (phases measured in-process by phases.ts).
+ */
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { EtcdBinaries } from '../runtime/etcd-binaries.js';
+import { interleavedSamples, median, mib, seconds, type BenchRow } from './measure.js';
+import { cpuSummary, runMeasured, spread, type ProcessRun } from './rss.js';
+
+export interface BackupBenchContext {
+  readonly binaries: EtcdBinaries;
+  /** `bin/etcd-steward.mjs` and `dist/` of the build under test (see build-copy.ts). */
+  readonly cli: string;
+  readonly dist: string;
+  /** Client URLs of all members. */
+  readonly endpoints: readonly string[];
+  /** One follower's client URL, for etcdctl. */
+  readonly follower: string;
+  /** A temp dir: the working directory (no spec there), storage and snapshot files. */
+  readonly dir: string;
+  readonly runs: number;
+  /** The environment for both tools (no ETCDCTL_* variables). */
+  readonly env: NodeJS.ProcessEnv;
+  readonly log: (message: string) => void;
+}
+
+/** What `backup create -o json` prints (the fields the bench reads). */
+export interface CreateJson {
+  readonly backup: { size: number; storedSize: number; keyCount: number; durationMs: number };
+}
+
+export interface FileBackupResult {
+  readonly rows: BenchRow[];
+  /** The snapshot etcdctl saved (with etcd's trailer): input of the reader rows. */
+  readonly snapshotFile: string;
+  readonly etcdctlMs: number;
+  readonly snapshotBytes: number;
+}
+
+/** `node bin/etcd-steward.mjs backup create …` as one measured process. */
+export function runCreate(
+  ctx: BackupBenchContext,
+  storage: string,
+  compression: 'none' | 'gzip',
+  env: NodeJS.ProcessEnv = ctx.env,
+  to = false,
+): Promise<ProcessRun> {
+  return runMeasured(
+    process.execPath,
+    [
+      ctx.cli,
+      'backup',
+      'create',
+      '--endpoints',
+      ctx.endpoints.join(','),
+      to ? '--to' : '--storage',
+      storage,
+      '--compression',
+      compression,
+      '--no-prune',
+      '-o',
+      'json',
+    ],
+    { env, cwd: ctx.dir },
+  );
+}
+
+export async function benchBackupToFile(ctx: BackupBenchContext): Promise<FileBackupResult> {
+  const snapshotFile = path.join(ctx.dir, 'x.db');
+  const plainDir = path.join(ctx.dir, 'b');
+  const gzipDir = path.join(ctx.dir, 'bgz');
+  let plainJson: CreateJson | undefined;
+  let gzipJson: CreateJson | undefined;
+  const samples = await interleavedSamples<ProcessRun>(
+    ctx.runs,
+    {
+      ours: async () => {
+        await rm(plainDir, { recursive: true, force: true });
+        const run = await runCreate(ctx, `file://${plainDir}`, 'none');
+        plainJson = JSON.parse(run.stdout) as CreateJson;
+        return run;
+      },
+      oursGzip: async () => {
+        await rm(gzipDir, { recursive: true, force: true });
+        const run = await runCreate(ctx, `file://${gzipDir}`, 'gzip');
+        gzipJson = JSON.parse(run.stdout) as CreateJson;
+        return run;
+      },
+      etcdctl: () =>
+        runMeasured(ctx.binaries.etcdctl, [`--endpoints=${ctx.follower}`, 'snapshot', 'save', snapshotFile], {
+          env: ctx.env,
+          cwd: ctx.dir,
+        }),
+    },
+    { onRun: (name, round, run) => ctx.log(`backup: ${name} run ${round}: ${seconds(run.ms)}, ${rss(run)}`) },
+  );
+  await rm(plainDir, { recursive: true, force: true });
+  await rm(gzipDir, { recursive: true, force: true });
+  const ours = median(samples['ours']?.map((r) => r.ms) ?? []);
+  const oursGzip = median(samples['oursGzip']?.map((r) => r.ms) ?? []);
+  const etcdctl = median(samples['etcdctl']?.map((r) => r.ms) ?? []);
+  const size = plainJson?.backup.size ?? 0;
+  const stored = gzipJson?.backup.storedSize ?? 0;
+
+  ctx.log('backup: timing the phases of one create in-process');
+  const phases = await phaseBreakdown(ctx, snapshotFile);
+  const node = await runMeasured(process.execPath, ['-e', '0'], { env: ctx.env, cwd: ctx.dir });
+  const c = phases.create;
+  const inProcess = c['totalMs'] ?? 0;
+  const oursRuns = samples['ours'] ?? [];
+  const etcdctlRuns = samples['etcdctl'] ?? [];
+  const stream = c['streamMs'] ?? 0;
+  const drain = phases.drain['drainMs'] ?? 0;
+  const note =
+    `${mib(size)} snapshot, ${plainJson?.backup.keyCount ?? '?'} keys. Runs ${spread(oursRuns)} ` +
+    `(${cpuSummary(oursRuns)}), etcdctl ${spread(etcdctlRuns)} (${cpuSummary(etcdctlRuns)}). ` +
+    `One create timed in-process, ${seconds(inProcess)}: status+lock+catalog ${seconds(c['beforeStreamMs'] ?? 0)}; ` +
+    `the stream with trailer hash, spool copy, stored hash and write+fsync ${seconds(stream)} ` +
+    `(the bare stream alone, bytes discarded: ${seconds(drain)}, so ${seconds(Math.max(0, stream - drain))} for ` +
+    `copying and hashing alongside); then the offline verify of the spool file ${seconds(c['checkMs'] ?? 0)} ` +
+    `(alone ${seconds(phases.offline['checkMs'] ?? 0)}; a lone SHA-256 pass over the file ` +
+    `${seconds(phases.offline['hashMs'] ?? 0)}), which etcdctl does not do; manifest ${seconds(c['afterMs'] ?? 0)}`;
+  const ratio = ours / etcdctl;
+  const gzipRatio = oursGzip / etcdctl;
+  const peak = (name: string) => Math.max(...(samples[name] ?? []).map((r) => r.peakRss ?? 0));
+  const oursPeak = peak('ours');
+  const rows: BenchRow[] = [
+    {
+      name: `backup create → file://, none (median of ${ctx.runs})`,
+      ours: seconds(ours),
+      theirs: `${seconds(etcdctl)} (etcdctl snapshot save)`,
+      ratio,
+      goal: '≤ 1.0',
+      met: ratio <= 1,
+      note,
+    },
+    {
+      name: `backup create → file://, gzip (median of ${ctx.runs})`,
+      ours: seconds(oursGzip),
+      theirs: `${seconds(etcdctl)} (etcdctl snapshot save)`,
+      ratio: gzipRatio,
+      goal: '-',
+      met: undefined,
+      note:
+        `stored ${mib(stored)} of ${mib(size)} (${size && stored ? (size / stored).toFixed(1) : '?'}×); ` +
+        `${seconds(oursGzip - ours)} more than uncompressed; runs ${spread(samples['oursGzip'] ?? [])} ` +
+        `(${cpuSummary(samples['oursGzip'] ?? [])})`,
+    },
+    {
+      name: `peak RSS, backup create → file:// (max of ${ctx.runs})`,
+      ours: `${mib(oursPeak)} (gzip ${mib(peak('oursGzip'))})`,
+      theirs: `${mib(peak('etcdctl'))} (etcdctl snapshot save)`,
+      ratio: oursPeak / peak('etcdctl'),
+      goal: '< 150 MiB',
+      met: oursPeak < 150 * 2 ** 20,
+      note:
+        `peak so far at the stream's end ${mib(c['rssAtStreamEnd'] ?? 0)}, after the offline verify ${mib(c['rssAtEnd'] ?? 0)} ` +
+        `(in-process, unbundled); the stream alone ${mib(phases.drain['rss'] ?? 0)}, the offline check alone ` +
+        `${mib(phases.offline['rss'] ?? 0)}; \`node -e 0\` ${mib(node.peakRss ?? 0)}` +
+        (node.rssSource === 'poll' ? '; polled VmHWM (a lower bound)' : ''),
+    },
+  ];
+  return { rows, snapshotFile, etcdctlMs: etcdctl, snapshotBytes: size };
+}
+
+/** One run of each mode of phases.ts; its figures by mode. */
+async function phaseBreakdown(
+  ctx: BackupBenchContext,
+  snapshotFile: string,
+): Promise<Record<'create' | 'drain' | 'offline', Record<string, number>>> {
+  const storage = path.join(ctx.dir, 'phases');
+  const script = path.join(ctx.dist, 'bench', 'phases.js');
+  const child = async (args: string[]) =>
+    JSON.parse(
+      (await runMeasured(process.execPath, [script, ...args], { env: ctx.env, cwd: ctx.dir })).stdout,
+    ) as Record<string, number>;
+  try {
+    return {
+      create: await child(['create', ctx.endpoints.join(','), `file://${storage}`]),
+      drain: await child(['drain', ctx.follower]),
+      offline: await child(['offline', snapshotFile]),
+    };
+  } finally {
+    await rm(storage, { recursive: true, force: true });
+  }
+}
+
+function rss(run: ProcessRun): string {
+  return run.peakRss === undefined ? 'RSS ?' : `peak RSS ${mib(run.peakRss)}`;
+}
