@@ -193,9 +193,14 @@ export function buildProgram(exit: { code: number }): Command {
 
   program
     .command('defrag')
-    .description('rule-based rolling defrag: healthy cluster first, followers one at a time, leadership moved, leader last')
+    .description(
+      'rule-based rolling defrag: healthy cluster first, followers one at a time, leadership moved, leader last',
+    )
     .option('--rule <expr>', 'which members to defrag (default: dbQuotaUsage > 0.8 || dbSizeFree > 200MiB)')
-    .option('--dry-run', 'print the plan (members in order, rule values, what would be reclaimed); change nothing')
+    .option(
+      '--dry-run',
+      'print the plan (members in order, rule values, what would be reclaimed); change nothing',
+    )
     .option('--compact', 'compact to the current revision first (physical)')
     .option('--continue-on-error', 'go on with the next member when one fails')
     .action(function (this: Command) {

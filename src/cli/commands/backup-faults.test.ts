@@ -245,7 +245,12 @@ describe('backup failures', { concurrency: true }, () => {
     const spec = await writeSpec(dir, {
       members: 1,
       etcd: { version: line },
-      backup: { storage: './backups', schedule: '*/1 * * * * *', drillSchedule: '*/3 * * * * *', retention: { keepLast: 2 } },
+      backup: {
+        storage: './backups',
+        schedule: '*/1 * * * * *',
+        drillSchedule: '*/3 * * * * *',
+        retention: { keepLast: 2 },
+      },
     });
     await upDetached(cleanup, spec);
     const agent = spawn(process.execPath, [CLI, '--config', spec, 'serve'], {
@@ -259,7 +264,8 @@ describe('backup failures', { concurrency: true }, () => {
     const backupsDone = () => (out.match(/"msg":"backup: done"/g) ?? []).length;
     // The first drill tick may come before any backup exists (it is skipped then): wait for one that restored.
     const drilled = () => /content matches the snapshot[^\n]*"msg":"drill: done"/.test(out);
-    while ((backupsDone() < 3 || !drilled()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while ((backupsDone() < 3 || !drilled()) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     agent.kill('SIGTERM');
     assert.equal(await exited, 0, out);
     const lines = out
@@ -270,8 +276,13 @@ describe('backup failures', { concurrency: true }, () => {
     const done = lines.filter((l) => l.msg === 'backup: done');
     assert.ok(done.length >= 3, `three scheduled runs: ${out}`);
     assert.ok(lines.some((l) => l.msg === 'agent stopped'));
-    const drill = lines.find((l) => l.msg === 'drill: done' && 'detail' in l) as { detail?: string } | undefined;
-    assert.match(drill?.detail ?? '', /content matches the snapshot/, `a scheduled restore drill ran: ${out}`);
+    const drill = lines.find((l) => l.msg === 'drill: done' && 'detail' in l) as
+      { detail?: string } | undefined;
+    assert.match(
+      drill?.detail ?? '',
+      /content matches the snapshot/,
+      `a scheduled restore drill ran: ${out}`,
+    );
     const backups = await listed(spec);
     assert.ok(
       backups.length <= 3 && backups.length >= 2,

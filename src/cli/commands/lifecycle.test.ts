@@ -97,10 +97,16 @@ describe('local cluster lifecycle', { concurrency: true }, () => {
       assert.match(table.stdout, /healthy, 3 members, leader [0-9a-f]+ \(etcd-\d\)/);
 
       // The defrag-aware gRPC health option is on, in the form this line understands.
-      const { members: recorded } = JSON.parse(await readFile(path.join(dir, 'data', 'state.json'), 'utf8')) as { members: { pid: number }[] };
+      const { members: recorded } = JSON.parse(
+        await readFile(path.join(dir, 'data', 'state.json'), 'utf8'),
+      ) as { members: { pid: number }[] };
       const cmdline = await readFile(`/proc/${recorded[0]?.pid ?? 0}/cmdline`, 'utf8');
       assert.ok(
-        cmdline.includes(line === '3.5' ? '--experimental-stop-grpc-service-on-defrag' : '--feature-gates=StopGRPCServiceOnDefrag=true'),
+        cmdline.includes(
+          line === '3.5'
+            ? '--experimental-stop-grpc-service-on-defrag'
+            : '--feature-gates=StopGRPCServiceOnDefrag=true',
+        ),
         cmdline,
       );
 

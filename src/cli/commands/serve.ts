@@ -20,9 +20,12 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
   const spec = target.spec;
   const backup = spec?.backup;
   if (!spec || !(backup?.schedule || backup?.drillSchedule)) {
-    throw new InputError('the spec has no backup.schedule (nor backup.drillSchedule), so the agent has nothing to run yet', {
-      hint: 'add e.g. `backup: { storage: file:///var/backups/etcd, schedule: "*/30 * * * *" }` to the spec',
-    });
+    throw new InputError(
+      'the spec has no backup.schedule (nor backup.drillSchedule), so the agent has nothing to run yet',
+      {
+        hint: 'add e.g. `backup: { storage: file:///var/backups/etcd, schedule: "*/30 * * * *" }` to the spec',
+      },
+    );
   }
   const log = createLogger();
   const storage = await storageFor({ ...options }, spec);

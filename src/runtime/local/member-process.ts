@@ -56,7 +56,11 @@ export function memberArgs(spec: Spec, state: LocalClusterState, member: LocalMe
   // A member being defragmented reports NOT_SERVING on gRPC health, so health-checking clients
   // go to the other members meanwhile: a flag on 3.5 (3.5.13+), a feature gate from 3.6 on.
   if (e.stopGrpcServiceOnDefrag) {
-    args.push(e.version === '3.5' ? '--experimental-stop-grpc-service-on-defrag' : '--feature-gates=StopGRPCServiceOnDefrag=true');
+    args.push(
+      e.version === '3.5'
+        ? '--experimental-stop-grpc-service-on-defrag'
+        : '--feature-gates=StopGRPCServiceOnDefrag=true',
+    );
   }
   const server = spec.tls?.server;
   if (server) {
