@@ -23,7 +23,7 @@ function collect(dir) {
 }
 
 const targets = files.length > 0 ? files : collect('dist').sort();
-const concurrency = process.env.STEWARD_TEST_CONCURRENCY ?? '4';
+const concurrency = process.env.STEWARD_TEST_CONCURRENCY ?? '3';
 const result = spawnSync(
   process.execPath,
   ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...rest, ...targets],

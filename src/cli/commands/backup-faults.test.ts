@@ -27,7 +27,7 @@ const exec = promisify(execFile);
 const cleanup = new Cleanup();
 after(() => cleanup.run());
 const line = testLines().includes('3.6') ? '3.6' : (testLines()[0] ?? '3.6');
-const connection = { dialTimeoutMs: 2000, commandTimeoutMs: 5000 };
+const connection = { dialTimeoutMs: 5000, commandTimeoutMs: 60_000 }; // data loads share 2 cores with other tests
 
 /** ~`mib` MiB of 64 KiB values, so that streaming a snapshot takes a moment. */
 async function fill(endpoint: string, mib: number): Promise<void> {

@@ -37,7 +37,7 @@ interface CreateJson {
 
 /** Puts, overwrites, deletes and a lease with a key: what a real keyspace has. */
 async function writeData(endpoint: string, line: string): Promise<{ liveKeys: number }> {
-  const client = new MemberClient(parseEndpoint(endpoint), { dialTimeoutMs: 2000, commandTimeoutMs: 5000 });
+  const client = new MemberClient(parseEndpoint(endpoint), { dialTimeoutMs: 5000, commandTimeoutMs: 60_000 });
   try {
     for (let i = 0; i < 40; i += 1)
       await client.put(`__table_info/${1000 + i}`, JSON.stringify({ table: i, line, pad: 'x'.repeat(500) }));

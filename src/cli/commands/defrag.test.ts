@@ -24,7 +24,8 @@ import { Cleanup, runCli, tempDir, testLines, upDetached, writeSpec } from '../.
 const cleanup = new Cleanup();
 after(() => cleanup.run());
 const mainLine = testLines().includes('3.6') ? '3.6' : (testLines()[0] ?? '3.6');
-const connection = { dialTimeoutMs: 2000, commandTimeoutMs: 5000 };
+// Generous deadlines: the data loads below run beside other test files on a 2-core machine.
+const connection = { dialTimeoutMs: 5000, commandTimeoutMs: 60_000 };
 const MiB = 2 ** 20;
 
 interface StatusJson {

@@ -86,7 +86,7 @@ async function prepareCluster(line: EtcdLine): Promise<Prepared> {
   });
   const up = await upDetached(cleanup, spec);
   const endpoint = up.endpoints[0] as string;
-  const client = new MemberClient(parseEndpoint(endpoint), { dialTimeoutMs: 2000, commandTimeoutMs: 5000 });
+  const client = new MemberClient(parseEndpoint(endpoint), { dialTimeoutMs: 5000, commandTimeoutMs: 60_000 });
   cleanup.add(() => Promise.resolve(client.close()));
   const ctl = (args: string[]) => etcdctl(binaries, [endpoint], args);
 
