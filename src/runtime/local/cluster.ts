@@ -151,6 +151,18 @@ export class LocalRuntime {
         const outcome = (await isMemberProcess(member.pid, dataDir))
           ? await stopProcess(member.pid as number, dataDir, graceMs)
           : 'not-running';
+        // A member this process started is its child: wait until it is reaped, so no zombie
+        // (a pid that still answers signals) outlives the stop.
+        const child = this.children.get(member.name);
+        if (child && child.exitCode === null && child.signalCode === null) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 5_000);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+        }
         member.pid = null;
         return { name: member.name, outcome };
       }),
