@@ -124,7 +124,8 @@ export async function benchBackupToFile(ctx: BackupBenchContext): Promise<FileBa
     `${seconds(phases.offline['hashMs'] ?? 0)}), which etcdctl does not do; manifest ${seconds(c['afterMs'] ?? 0)}`;
   const ratio = ours / etcdctl;
   const gzipRatio = oursGzip / etcdctl;
-  const peak = (name: string) => Math.max(...(samples[name] ?? []).map((r) => r.peakRss ?? 0));
+  const peaks = (name: string) => (samples[name] ?? []).map((r) => r.peakRss ?? 0);
+  const peak = (name: string) => Math.max(...peaks(name));
   const oursPeak = peak('ours');
   const rows: BenchRow[] = [
     {
@@ -150,7 +151,7 @@ export async function benchBackupToFile(ctx: BackupBenchContext): Promise<FileBa
     },
     {
       name: `peak RSS, backup create → file:// (max of ${ctx.runs})`,
-      ours: `${mib(oursPeak)} (gzip ${mib(peak('oursGzip'))})`,
+      ours: `${mib(oursPeak)} (median ${mib(median(peaks('ours')))}; gzip ${mib(peak('oursGzip'))}, median ${mib(median(peaks('oursGzip')))})`,
       theirs: `${mib(peak('etcdctl'))} (etcdctl snapshot save)`,
       ratio: oursPeak / peak('etcdctl'),
       goal: '< 150 MiB',

@@ -58,7 +58,7 @@ export async function benchReader(options: {
     },
     {
       name: `reader: peak RSS counting keys (max of ${runs})`,
-      ours: mib(oursPeak),
+      ours: `${mib(oursPeak)} (median ${mib(median(ours.map((r) => r.peakRss ?? 0)))})`,
       theirs: `${mib(theirsPeak)} (etcdutl snapshot status)`,
       ratio: oursPeak / theirsPeak,
       goal: '< 200 MiB',
