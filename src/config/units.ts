@@ -4,7 +4,8 @@
  */
 import { InputError } from '../errors.js';
 
-const SIZE_UNITS: Record<string, number> = {
+/** Bytes per size unit, lower-case: decimal (kb, mb, …) and binary (kib, mib, …). */
+export const SIZE_UNITS: Readonly<Record<string, number>> = {
   b: 1,
   kb: 1e3,
   mb: 1e6,

@@ -9,6 +9,7 @@
  */
 import { Environment, type ParseResult } from '@marcbachmann/cel-js';
 import { InputError } from '../errors.js';
+import { SIZE_UNITS } from '../config/units.js';
 
 export const DEFAULT_DEFRAG_RULE = 'dbQuotaUsage > 0.8 || dbSizeFree > 200MiB';
 
@@ -52,18 +53,6 @@ export interface CompiledRule {
   /** Whether the rule holds for these values; throws a RuleError when the evaluation fails (e.g. division by zero). */
   holds(values: RuleValues, member?: string): boolean;
 }
-
-const SIZE_UNITS: Readonly<Record<string, number>> = {
-  b: 1,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  tb: 1e12,
-  kib: 2 ** 10,
-  mib: 2 ** 20,
-  gib: 2 ** 30,
-  tib: 2 ** 40,
-};
 
 /** Operators people bring from other languages that CEL does not have, longest first. */
 const FOREIGN_OPERATORS = ['>>>', '===', '!==', '>>', '<<', '**', '&', '|', '^', '~', '='];
