@@ -43,6 +43,19 @@ export async function readCatalog(storage: BackupStorage, options: CallOptions =
   return { backups, unreadable };
 }
 
+/**
+ * Names already taken in `storage`: every `NAME.json` key, readable or not, from one listing
+ * (no manifest is read), so a new backup never overwrites even a damaged manifest.
+ */
+export async function takenNames(storage: BackupStorage, options: CallOptions = {}): Promise<Set<string>> {
+  const objects = await storage.list('', options);
+  return new Set(
+    objects
+      .filter((o) => o.key.endsWith('.json') && !o.key.includes('/'))
+      .map((o) => o.key.slice(0, -'.json'.length)),
+  );
+}
+
 /** The backup called `name`, or the newest for `latest`; an InputError listing what exists otherwise. */
 export function findBackup(catalog: Catalog, name: string): BackupManifest {
   const found = name === 'latest' ? catalog.backups.at(-1) : catalog.backups.find((b) => b.name === name);

@@ -10,7 +10,7 @@ import { MemberClient, type ConnectionOptions } from '../../etcd/member-client.j
 import { StewardError } from '../../errors.js';
 import type { BackupStorage } from '../../storage/storage.js';
 import { clusterStatus } from '../status.js';
-import { readCatalog, writeManifest } from './catalog.js';
+import { takenNames, writeManifest } from './catalog.js';
 import { withClusterLock } from './lock.js';
 import {
   MANIFEST_FORMAT,
@@ -69,7 +69,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
       async (signal) => {
         await options.storage.cleanup({ signal });
         const started = now();
-        const existing = new Set((await readCatalog(options.storage, { signal })).backups.map((b) => b.name));
+        const existing = await takenNames(options.storage, { signal });
         const name = uniqueBackupName(existing, options.clusterName, started);
         const keys = objectKeys(name, options.compression);
         const memberLabel = source.name ?? source.endpoint;

@@ -7,7 +7,7 @@ import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../../errors.js';
 import type { BackupStorage } from '../../storage/storage.js';
-import { readCatalog, writeManifest } from './catalog.js';
+import { takenNames, writeManifest } from './catalog.js';
 import {
   MANIFEST_FORMAT,
   objectKeys,
@@ -44,7 +44,7 @@ export async function importBackup(options: {
   }
   // Named after when the snapshot was taken (the file's time), so the catalog sorts right.
   const takenAt = info.mtime;
-  const existing = new Set((await readCatalog(options.storage)).backups.map((b) => b.name));
+  const existing = await takenNames(options.storage);
   const name = uniqueBackupName(existing, options.clusterName, takenAt);
   const keys = objectKeys(name, options.compression);
   const started = now();

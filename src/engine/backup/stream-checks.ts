@@ -30,10 +30,18 @@ export class SnapshotChecker extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
-    const joined = this.tail.length ? Buffer.concat([this.tail, chunk]) : chunk;
-    const cut = Math.max(0, joined.length - TRAILER);
-    this.bodyHash.update(joined.subarray(0, cut));
-    this.tail = Buffer.from(joined.subarray(cut));
+    if (chunk.length >= TRAILER) {
+      // The held-back tail is body after all; so is all of this chunk but its last 32 bytes.
+      this.bodyHash.update(this.tail);
+      this.bodyHash.update(chunk.subarray(0, chunk.length - TRAILER));
+      this.tail = Buffer.from(chunk.subarray(chunk.length - TRAILER));
+    } else {
+      // A chunk shorter than the trailer: only then join, and only 32 + a few bytes.
+      const joined = Buffer.concat([this.tail, chunk]);
+      const cut = Math.max(0, joined.length - TRAILER);
+      this.bodyHash.update(joined.subarray(0, cut));
+      this.tail = Buffer.from(joined.subarray(cut));
+    }
     this.onBytes?.(this.bytes);
     this.push(chunk);
     if (this.spool && !this.spool.write(chunk)) this.spool.once('drain', () => callback());

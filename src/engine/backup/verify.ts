@@ -39,8 +39,7 @@ export async function verifyBackup(options: {
   const spoolFile = path.join(dir, `verify-${process.pid}-${randomBytes(4).toString('hex')}.db`);
   try {
     const stored = new StoredHasher();
-    const progress = new StoredHasher();
-    progress.on('data', () => options.onBytes?.(progress.bytes, manifest.storedSize));
+    stored.on('data', () => options.onBytes?.(stored.bytes, manifest.storedSize));
     const checker = new SnapshotChecker({ spool: createWriteStream(spoolFile) });
     const sink = new Writable({ write: (_chunk, _encoding, callback) => callback() });
     try {
@@ -48,7 +47,6 @@ export async function verifyBackup(options: {
         [
           await storage.read(manifest.object, { signal: options.signal }),
           stored,
-          progress,
           ...(manifest.compression === 'gzip' ? [createGunzip()] : []),
           checker,
           sink,
