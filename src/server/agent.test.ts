@@ -140,8 +140,12 @@ function metric(values: Map<string, number>, key: string): number {
   return value;
 }
 
-/** Some 16 KiB keys written then deleted and compacted, so every member has free pages. */
-async function fragment(endpoint: string, count: number): Promise<void> {
+/**
+ * Some 16 KiB keys written then deleted and compacted; then waits until the agent's metrics show
+ * more than 2 MiB free on every member. bbolt releases the pages a compaction freed only at a
+ * member's next write, so each round grants and revokes a lease (a write on every member).
+ */
+async function fragment(agent: Agent, endpoint: string, count: number): Promise<Map<string, number>> {
   const c = new MemberClient(parseEndpoint(endpoint), connection);
   try {
     const value = Buffer.alloc(16 * 1024, 'f');
@@ -153,12 +157,25 @@ async function fragment(endpoint: string, count: number): Promise<void> {
     await Promise.all(puts);
     const { revision } = await c.delete('/frag/', { prefix: true });
     await c.compact(revision, true, 60_000);
-    // bbolt releases freed pages at a member's next write: one lease grant/revoke writes on all.
-    await c.revokeLease(await c.grantLease(60));
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      await c.revokeLease(await c.grantLease(60));
+      await new Promise((r) => setTimeout(r, 1200)); // the next status poll
+      const m = await metrics(agent);
+      const free = MEMBERS.map(
+        (x) =>
+          metric(m, `etcd_steward_member_db_size_bytes{member=${x}}`) -
+          metric(m, `etcd_steward_member_db_size_in_use_bytes{member=${x}}`),
+      );
+      if (free.every((f) => f > 2 * 2 ** 20)) return m;
+      if (Date.now() > deadline) assert.fail(`members did not show the free space: ${free.join(', ')}`);
+    }
   } finally {
     c.close();
   }
 }
+
+const MEMBERS = ['etcd-0', 'etcd-1', 'etcd-2'];
 
 describe('agent API and metrics, every line', () => {
   for (const line of testLines()) {
@@ -225,9 +242,7 @@ describe('agent API and metrics, every line', () => {
 
       // Defrag: the plan is the dry run's JSON; a body without confirm is refused; the run
       // reclaims space, and the db size in the metrics falls.
-      await fragment(up.endpoints[0] as string, 200);
-      await new Promise((r) => setTimeout(r, 1500)); // one status poll sees the free pages
-      const before = await metrics(agent);
+      const before = await fragment(agent, up.endpoints[0] as string, 200);
       const plan = await get<{ outcome: string; dryRun: boolean; plan: { ruleHolds: boolean }[] }>(
         agent,
         '/api/defrag/plan',

@@ -261,7 +261,8 @@ describe('backup failures', { concurrency: true }, () => {
     let out = '';
     agent.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => agent.once('exit', resolve));
-    const deadline = Date.now() + 30_000;
+    // Generous: jobs run one at a time (backup, prune, drill), and the machine may be busy.
+    const deadline = Date.now() + 120_000;
     const backupsDone = () => (out.match(/"msg":"backup: done"/g) ?? []).length;
     // The first drill tick may come before any backup exists (it is skipped then): wait for one that restored.
     const drilled = () => /content matches the snapshot[^\n]*"msg":"drill: done"/.test(out);
