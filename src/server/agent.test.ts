@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -431,6 +432,23 @@ describe(`agent faults, auth and shutdown (etcd ${mainLine})`, () => {
       const verify = await runCli(['--config', spec, 'backup', 'verify', '--all']);
       assert.equal(verify.code, 0, verify.stdout + verify.stderr);
     }
+  });
+
+  it('a listen port in use: exit 1 naming the address and the fix', async () => {
+    const dir = await tempDir(cleanup, 'agent-port');
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup.add(() => new Promise((resolve) => server.close(resolve)));
+    const port = (server.address() as net.AddressInfo).port;
+    const r = await runCli(['serve', '--endpoints', 'http://127.0.0.1:1', '--listen', `127.0.0.1:${port}`], {
+      cwd: dir,
+    });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: another process uses that port`),
+    );
+    assert.match(r.stderr, /hint: stop that process, or choose another address/);
   });
 
   it('the spec blocks: defaults, a bad cron, a bad listen address, a too-short interval', () => {

@@ -213,7 +213,18 @@ export async function startHttp(core: AgentCore, options: HttpOptions): Promise<
       .send(await readFile(file));
   });
 
-  await app.listen({ host: options.host, port: options.port });
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
+    throw new StewardError(
+      code === 'EADDRINUSE'
+        ? `the agent cannot listen on ${where}: another process uses that port`
+        : `the agent cannot listen on ${where}: ${describeError(error)}`,
+      { hint: 'stop that process, or choose another address with monitoring.listen (or --listen)' },
+    );
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const shownHost =
