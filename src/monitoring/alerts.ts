@@ -146,12 +146,12 @@ export function renderAlertRules(spec?: Pick<Spec, 'name'>, options: AlertRuleOp
       'EtcdMembersDown',
       'critical',
       '10m',
+      // Members Prometheus cannot scrape; when it scrapes them all, peers that the others fail
+      // to reach (a member up for Prometheus can still be cut off from its peers).
       [
-        'max by (job) (',
-        `  sum by (job) (up{${etcd}} == bool 0)`,
-        '  or',
-        `  count by (job) (count by (job, To) (rate(etcd_network_peer_sent_failures_total{${etcd}}[${peerWindow}]) > 0.01))`,
-        ') > 0',
+        `sum by (job) (up{${etcd}} == bool 0) > 0`,
+        'or',
+        `count by (job) (count by (job, To) (rate(etcd_network_peer_sent_failures_total{${etcd}}[${peerWindow}]) > 0.01))`,
       ].join('\n'),
       'etcd members are down.',
       'etcd job "{{ $labels.job }}": {{ $value }} member(s) cannot be scraped or are unreachable from their peers.',
