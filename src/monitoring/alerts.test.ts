@@ -306,6 +306,20 @@ const cases: Case[] = [
   },
   {
     alert: 'EtcdStewardBackupStale',
+    name: 'a schedule every minute and never a backup',
+    series: [series('etcd_steward_backup_schedule_interval_seconds', AGENT, '60x60')],
+    evalTime: '30m',
+    firing: [{ ...AGENT, severity: 'warning' }],
+  },
+  {
+    alert: 'EtcdStewardBackupStale',
+    name: 'a schedule every hour, agent seen for 30 minutes, no backup yet',
+    series: [series('etcd_steward_backup_schedule_interval_seconds', AGENT, '3600x60')],
+    evalTime: '30m',
+    firing: [],
+  },
+  {
+    alert: 'EtcdStewardBackupStale',
     name: 'a backup every minute',
     series: [
       series('etcd_steward_backup_last_success_timestamp_seconds', AGENT, '0+60x60'),

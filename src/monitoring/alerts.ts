@@ -276,13 +276,21 @@ export function renderAlertRules(spec?: Pick<Spec, 'name'>, options: AlertRuleOp
       'EtcdStewardBackupStale',
       'warning',
       '5m',
+      // The newest backup's age; with none at all, how long Prometheus has seen the agent's
+      // schedule (first sample of the interval gauge within 7 days, at 1-minute steps).
       [
-        `time() - etcd_steward_backup_last_success_timestamp_seconds{${steward}}`,
-        `  > 2 * etcd_steward_backup_schedule_interval_seconds{${steward}}`,
+        '(',
+        `  time() - etcd_steward_backup_last_success_timestamp_seconds{${steward}}`,
+        `    > 2 * etcd_steward_backup_schedule_interval_seconds{${steward}}`,
+        '  or',
+        `  time() - min_over_time(timestamp(etcd_steward_backup_schedule_interval_seconds{${steward}})[7d:1m])`,
+        `    > 2 * etcd_steward_backup_schedule_interval_seconds{${steward}}`,
+        `  unless etcd_steward_backup_last_success_timestamp_seconds{${steward}}`,
+        ')',
         `and etcd_steward_backup_schedule_interval_seconds{${steward}} > 0`,
       ].join('\n'),
       'The newest etcd backup is older than twice its schedule.',
-      `The last successful backup of ${agent} is {{ $value | humanizeDuration }} old, more than twice the backup schedule's interval.`,
+      `No successful backup of ${agent} for {{ $value | humanizeDuration }}, more than twice the backup schedule's interval.`,
       RUNBOOK.backup,
     ),
     rule(
