@@ -166,7 +166,7 @@ describe('dashboard in Chromium', { timeout: 15 * 60_000 }, () => {
     await waitForCount(page, 'tr[data-backup]', (n) => n === before + 1);
     const row = rows.first();
     assert.match((await row.getAttribute('data-backup')) ?? '', /^meta-\d{8}T\d{6}Z/);
-    assert.match(await page.locator('tr[data-job]').first().innerText(), /backup.*succeeded/s);
+    await page.locator('tr[data-job][data-kind="backup"][data-state="succeeded"]').first().waitFor();
 
     await row.getByRole('button', { name: 'Verify' }).click();
     const outcome = row.locator('[data-outcome="verify"]');
@@ -224,7 +224,7 @@ describe('dashboard in Chromium', { timeout: 15 * 60_000 }, () => {
 
     await page.locator('#defrag-run').click();
     await dialog.getByRole('button', { name: 'Defragment' }).click();
-    await page.locator('tr[data-job]').filter({ hasText: 'defrag' }).first().waitFor();
+    await page.locator('tr[data-job][data-kind="defrag"]').first().waitFor();
     assert.equal(await defragJobs(), before + 1);
     await page
       .locator('tr[data-job][data-state="succeeded"]')
@@ -251,6 +251,12 @@ describe('dashboard in Chromium', { timeout: 15 * 60_000 }, () => {
         await page.locator('#create-backup').click();
         await waitForCount(page, 'tr[data-backup]', (n) => n >= round + 2);
       }
+      const newest = page.locator('tr[data-backup]').first();
+      await newest.getByRole('button', { name: 'Drill' }).click();
+      await newest
+        .locator('[data-outcome="drill"]')
+        .filter({ hasText: /drill (ok|failed)/ })
+        .waitFor();
       await page.reload();
       await page.locator('#charts svg').first().waitFor();
       await page.setViewportSize({ width: 1280, height: 900 });

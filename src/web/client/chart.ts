@@ -11,9 +11,9 @@ export interface Series {
   points: { t: number; v: number }[];
 }
 
-const W = 480;
-const H = 170;
-const PAD = { left: 64, right: 12, top: 10, bottom: 24 };
+const W = 360;
+const H = 150;
+const PAD = { left: 58, right: 8, top: 8, bottom: 22 };
 
 /** A round step so that max/step gives 3–5 gridlines. */
 function niceStep(max: number): number {

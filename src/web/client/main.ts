@@ -269,12 +269,9 @@ function renderMembers(): void {
           'dl',
           {},
           h('dt', {}, 'DB size'),
-          h(
-            'dd',
-            {},
-            `${formatBytes(m.dbSize)} / ${formatBytes(m.quota)}`,
-            h('span', { class: 'muted' }, ` (${quotaPct.toFixed(1)} %)`),
-          ),
+          h('dd', {}, formatBytes(m.dbSize)),
+          h('dt', {}, 'Quota'),
+          h('dd', {}, `${formatBytes(m.quota)} · ${quotaPct.toFixed(1)} % used`),
           h('dt', {}, 'In use'),
           h('dd', {}, formatBytes(m.dbSizeInUse)),
           h('dt', {}, 'Fragmentation'),
@@ -530,12 +527,16 @@ function jobSummary(job: Job): string {
   if (!r || typeof r !== 'object') return '';
   const o = r as Record<string, unknown>;
   const parts: string[] = [];
-  const backup = o['backup'] as Record<string, unknown> | undefined;
+  const backup = o['backup'];
   if (typeof o['name'] === 'string') parts.push(o['name']);
-  else if (backup && typeof backup['name'] === 'string') parts.push(backup['name']);
+  else if (typeof backup === 'string') parts.push(backup);
+  else if (backup && typeof backup === 'object' && 'name' in backup && typeof backup.name === 'string')
+    parts.push(backup.name);
+  if (typeof o['revision'] === 'number') parts.push(`rev ${formatNumber(o['revision'])}`);
+  if (typeof o['size'] === 'number') parts.push(formatBytes(o['size']));
   if (typeof o['ok'] === 'boolean') parts.push(o['ok'] ? 'ok' : 'not ok');
-  if (typeof o['reclaimed'] === 'number') parts.push(`reclaimed ${formatBytes(o['reclaimed'])}`);
   if (typeof o['outcome'] === 'string') parts.push(o['outcome']);
+  if (typeof o['reclaimed'] === 'number') parts.push(`reclaimed ${formatBytes(o['reclaimed'])}`);
   const detail = resultDetail(r);
   if (detail) parts.push(detail);
   if (Array.isArray(o['removed'])) parts.push(`${o['removed'].length} pruned`);
@@ -570,7 +571,7 @@ function renderJobs(): void {
           .map((j) =>
             h(
               'tr',
-              { 'data-job': j.id, 'data-state': j.state },
+              { 'data-job': j.id, 'data-kind': j.kind, 'data-state': j.state },
               h('td', {}, h('code', {}, j.id)),
               h('td', {}, j.kind),
               h('td', {}, j.trigger),
