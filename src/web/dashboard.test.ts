@@ -122,7 +122,8 @@ describe('dashboard in Chromium', { timeout: 15 * 60_000 }, () => {
     dir = await tempDir(cleanup, 'web');
     const spec = await writeSpec(dir, {
       name: 'meta',
-      etcd: { version: line },
+      // A small quota, so the quota bars show something in the screenshot.
+      etcd: { version: line, quotaBackendBytes: '8MiB' },
       backup: { storage: './backups', schedule: '0 3 * * *' },
       monitoring: { statusInterval: '1s' },
     });
@@ -244,7 +245,7 @@ describe('dashboard in Chromium', { timeout: 15 * 60_000 }, () => {
       // Data arriving over a while (the history samples every second), and a few backups.
       for (let round = 0; round < 3; round++) {
         for (let i = 0; i < 8; i++) {
-          const value = 'v'.repeat(2048 * (1 + i));
+          const value = 'v'.repeat(12_288 * (1 + i));
           await etcdctl(binaries, endpoints, ['put', `/greptime/metasrv/table/${round}-${i}`, value]);
           await new Promise((r) => setTimeout(r, 1500));
         }
