@@ -203,6 +203,29 @@ describe('dashboard in Chromium', { timeout: 15 * 60_000 }, () => {
     await stale.waitFor();
     assert.match(await stale.innerText(), /Critical.*backup/s);
     await page.locator('#banner [data-problem="backup-failing"]').waitFor();
+    const shot = path.join(dir, 'dashboard-stale.png');
+    await page.screenshot({ path: shot });
+    console.log(`screenshot: ${shot}`);
+    await page.close();
+  });
+
+  it('fits a narrow screen in dark mode without sideways scrolling', async () => {
+    const page = await context.newPage();
+    page.setDefaultTimeout(DEADLINE_MS);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(healthyUrl);
+    await page.locator('[data-member]').first().waitFor();
+    await page.locator('#charts svg').first().waitFor();
+    const background = await page.evaluate('getComputedStyle(document.body).backgroundColor');
+    assert.equal(background, 'rgb(15, 19, 24)', 'the dark palette is not applied');
+    const overflow = await page.evaluate(
+      'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+    );
+    assert.equal(overflow, 0, 'the page scrolls sideways');
+    const shot = path.join(dir, 'dashboard-dark-narrow.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log(`screenshot: ${shot}`);
     await page.close();
   });
 
