@@ -255,7 +255,13 @@ function renderMembers(): void {
           h('h3', {}, memberName(m)),
           h('span', { class: `role ${r}`, 'data-role': r }, r),
         ),
-        h('p', { class: 'endpoint muted' }, m.endpoint, m.version ? ` · etcd ${m.version}` : ''),
+        h(
+          'p',
+          { class: 'endpoint muted' },
+          [m.name && m.name !== m.endpoint ? m.endpoint : '', m.version ? `etcd ${m.version}` : '']
+            .filter(Boolean)
+            .join(' · '),
+        ),
         h(
           'div',
           {
