@@ -26,6 +26,7 @@ import { hasGnuTime } from './rss.js';
 import { benchReader } from './reader.js';
 import { benchS3 } from './s3.js';
 import { benchStatus } from './status.js';
+import { agentBenchWanted, benchAgent } from './agent.js';
 
 const line = (process.env['BENCH_ETCD_LINE'] ?? '3.6') as EtcdLine;
 const runs = Number(process.env['BENCH_RUNS'] ?? 21);
@@ -76,6 +77,8 @@ async function main(): Promise<void> {
     cleanup.add(() => runtime.stop());
     const endpoints = await runtime.endpoints();
     rows.push(await benchStatus(binaries, endpoints, runs, dir, build.cli));
+    if (agentBenchWanted())
+      rows.push(await benchAgent({ cli: build.cli, binaries, dir, quota, env: process.env, log }));
 
     const leader = status.members.find((m) => m.isLeader)?.endpoint ?? endpoints[0] ?? '';
     log(`writing a GreptimeDB-shaped database of ${dbMib} MiB to the leader ${leader}`);

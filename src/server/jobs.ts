@@ -119,7 +119,7 @@ export class JobQueue {
     const done = (async () => {
       try {
         const result = await work(controller.signal);
-        this.finish(job, controller.signal.aborted ? 'aborted' : 'succeeded', result, undefined);
+        this.finish(job, 'succeeded', result, undefined);
       } catch (error) {
         const failure = error instanceof JobFailure ? error : undefined;
         const hint = failure?.hint ?? (error as { hint?: unknown }).hint;
@@ -147,7 +147,7 @@ export class JobQueue {
     if (error !== undefined) job.error = error;
     if (hint !== undefined) job.hint = hint;
     const fields = { job: job.id, kind: job.kind, trigger: job.trigger, durationMs: job.durationMs };
-    if (state === 'succeeded') this.log?.info(fields, `${job.kind}: done`);
+    if (state === 'succeeded') this.log?.info({ ...fields, ...smallRecord(result) }, `${job.kind}: done`);
     else this.log?.error({ ...fields, state, error, hint }, `${job.kind}: ${state}`);
     for (const listener of this.listeners) listener(job);
     const finished = this.jobs.filter((j) => j.finishedAt !== null);
@@ -157,4 +157,10 @@ export class JobQueue {
         if (drop.has(this.jobs[i] as Job)) this.jobs.splice(i, 1);
     }
   }
+}
+
+/** A small plain-object result, to log its fields beside the message; big ones stay in /api/jobs. */
+function smallRecord(result: unknown): Record<string, unknown> {
+  if (typeof result !== 'object' || result === null || Array.isArray(result)) return {};
+  return JSON.stringify(result).length <= 1000 ? (result as Record<string, unknown>) : {};
 }

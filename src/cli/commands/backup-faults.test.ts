@@ -251,6 +251,7 @@ describe('backup failures', { concurrency: true }, () => {
         drillSchedule: '*/3 * * * * *',
         retention: { keepLast: 2 },
       },
+      monitoring: { listen: '127.0.0.1:0' },
     });
     await upDetached(cleanup, spec);
     const agent = spawn(process.execPath, [CLI, '--config', spec, 'serve'], {
@@ -260,7 +261,8 @@ describe('backup failures', { concurrency: true }, () => {
     let out = '';
     agent.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => agent.once('exit', resolve));
-    const deadline = Date.now() + 30_000;
+    // Generous: jobs run one at a time (backup, prune, drill), and the machine may be busy.
+    const deadline = Date.now() + 120_000;
     const backupsDone = () => (out.match(/"msg":"backup: done"/g) ?? []).length;
     // The first drill tick may come before any backup exists (it is skipped then): wait for one that restored.
     const drilled = () => /content matches the snapshot[^\n]*"msg":"drill: done"/.test(out);
@@ -290,16 +292,8 @@ describe('backup failures', { concurrency: true }, () => {
     );
   });
 
-  it('the agent refuses a spec without a schedule, and a bad cron, with exit 2', async () => {
+  it('the agent refuses a bad cron with exit 2', async () => {
     const dir = await tempDir(cleanup, 'noschedule');
-    const spec = await writeSpec(dir, {
-      runtime: 'external',
-      endpoints: ['127.0.0.1:1'],
-      backup: { storage: './b' },
-    });
-    const r = await runCli(['--config', spec, 'serve']);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /no backup\.schedule/);
     const bad = await writeSpec(
       dir,
       { runtime: 'external', endpoints: ['127.0.0.1:1'], backup: { storage: './b', schedule: '61 * * * *' } },

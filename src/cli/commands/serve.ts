@@ -5,12 +5,18 @@
  * SIGINT abort the running job cleanly (nothing partial is listed) and exit 0.
  */
 import path from 'node:path';
+import v8 from 'node:v8';
 import type { Spec } from '../../config/spec.js';
 import { startAgent, type Agent } from '../../server/agent.js';
 import { readToken } from '../../server/auth.js';
 import { createLogger, type Logger } from '../../server/logger.js';
 import { clusterTarget, connectionFor, type ClusterTarget, type GlobalOptions } from '../context.js';
 import { storageFor } from './backup.js';
+
+// A long-running process that makes small short-lived garbage (one status poll after another):
+// a 1 MiB young generation (V8's default grows to 16 MiB) keeps its RSS ~15 MiB lower for a few
+// more minor GCs (measured with the agent bench).
+v8.setFlagsFromString('--max-semi-space-size=1');
 
 export interface ServeOptions extends GlobalOptions {
   readonly listen?: string;
