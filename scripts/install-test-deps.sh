@@ -19,3 +19,4 @@ command -v openssl >/dev/null || apt_install openssl
 bash "$here/install-etcd.sh" ${STEWARD_TEST_LINES:+${STEWARD_TEST_LINES//,/ }}
 bash "$here/install-minio.sh"
 bash "$here/install-prometheus.sh"
+bash "$here/install-chromium.sh"
