@@ -75,8 +75,16 @@ export class Scheduler {
     return this.jobs.map((j) => ({ ...j.stats, nextRunAt: j.cron.nextRun()?.toISOString() ?? null }));
   }
 
+  private readonly stopHooks: (() => Promise<unknown> | undefined)[] = [];
+
+  /** Work to finish when the agent stops (e.g. the change log's last segment). */
+  onStop(hook: () => Promise<unknown> | undefined): void {
+    this.stopHooks.push(hook);
+  }
+
   /** Stops every schedule and aborts running jobs; resolves when they have ended. */
   async stop(reason = 'the agent is stopping'): Promise<void> {
+    await Promise.allSettled(this.stopHooks.map(async (hook) => hook()));
     for (const job of this.jobs) {
       job.cron.stop();
       job.controller?.abort(new Error(reason));

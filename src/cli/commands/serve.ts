@@ -19,7 +19,7 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
   const target = await clusterTarget(options);
   const spec = target.spec;
   const backup = spec?.backup;
-  if (!spec || !(backup?.schedule || backup?.drillSchedule)) {
+  if (!spec || !(backup?.schedule || backup?.drillSchedule || backup?.continuous)) {
     throw new InputError(
       'the spec has no backup.schedule (nor backup.drillSchedule), so the agent has nothing to run yet',
       {
@@ -33,6 +33,17 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
   const endpoints =
     typeof target.endpoints === 'string' ? target.endpoints.split(',') : [...target.endpoints];
   const scheduler = new Scheduler(log);
+  const { startChangeLogService } = await import('../../server/changelog-service.js');
+  const changeLog = await startChangeLogService({
+    spec,
+    clusterName: target.name,
+    endpoints,
+    names: target.names,
+    connection,
+    storage,
+    log,
+  });
+  scheduler.onStop(() => changeLog?.stop());
   if (backup.drillSchedule) {
     const binaries = await resolveEtcd(spec.etcd.version, options.etcdBin ?? spec.etcd.bin);
     scheduler.add('drill', backup.drillSchedule, async (signal) => {
