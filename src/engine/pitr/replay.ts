@@ -66,7 +66,7 @@ export async function replayRevisions(options: {
   onProgress?: (progress: ReplayProgress) => void;
   signal?: AbortSignal;
 }): Promise<ReplayResult> {
-  const window = options.window ?? 128;
+  const window = options.window ?? 1;
   const started = Date.now();
   const leases = new Set<string>(['0']);
   type Sent = {
