@@ -55,7 +55,7 @@ async function cluster(label: string, line: EtcdLine, backup: Record<string, unk
   const env = { ETCD_STEWARD_SPOOL_DIR: path.join(dir, 'spool') };
   process.env['ETCD_STEWARD_SPOOL_DIR'] = env.ETCD_STEWARD_SPOOL_DIR;
   const client = new MemberClient(parseEndpoint(up.endpoints[0] as string), connection);
-  cleanup.add(async () => client.close());
+  cleanup.add(() => Promise.resolve(client.close()));
   const storage = await openStorage(path.join(dir, 'backups'));
   return { binaries, dir, spec, up, env, client, storage };
 }
@@ -200,7 +200,7 @@ describe('point-in-time restore', { concurrency: 1 }, () => {
       env: { ...scrubbedEnv(), ...c.env },
       stdio: 'ignore',
     });
-    cleanup.add(async () => agent.kill('SIGKILL'));
+    cleanup.add(() => Promise.resolve(agent.kill('SIGKILL')));
     // Wait until the agent's change log has written its first segment.
     let tick = 0;
     while ((await listSegments(c.storage)).length === 0) {
