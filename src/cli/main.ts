@@ -47,6 +47,14 @@ export function buildProgram(exit: { code: number }): Command {
     .command('up')
     .description("start the spec's local cluster and wait until it is healthy (foreground until Ctrl-C)")
     .option('-d, --detach', 'return once healthy and leave the members running')
+    .option(
+      '--serve',
+      'then run the agent (API, metrics, dashboard, schedules) in the same process; Ctrl-C stops both',
+    )
+    .option(
+      '--listen <host:port>',
+      "with --serve: where the API listens (default: the spec's monitoring.listen)",
+    )
     .action(function (this: Command) {
       return run(async () => (await import('./commands/up.js')).upCommand(globals(this)))();
     });
@@ -218,8 +226,13 @@ export function buildProgram(exit: { code: number }): Command {
   program
     .command('serve')
     .description(
-      "the agent: runs the spec's backup schedule (then prunes), logs JSON lines; SIGTERM stops it cleanly",
+      "the agent: status poll, the spec's backup/defrag/drill schedules, HTTP API, /metrics and dashboard; SIGTERM stops it cleanly",
     )
+    .option(
+      '--listen <host:port>',
+      "where the API listens (default: the spec's monitoring.listen, 127.0.0.1:9779)",
+    )
+    .option('--storage <url>', "backup storage (default: the spec's backup.storage)")
     .action(function (this: Command) {
       return run(async () => (await import('./commands/serve.js')).serveCommand(globals(this)))();
     });

@@ -3,6 +3,7 @@
  * says `backup.continuous: true`, stops it with the agent, and reports it (stats for metrics,
  * problems `changelog-gap` and `changelog-lag`).
  */
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Spec } from '../config/spec.js';
 import type { ConnectionOptions } from '../etcd/member-client.js';
 import { startChangeLog, type ChangeLog, type ChangeLogStats } from '../engine/pitr/changelog.js';
@@ -34,6 +35,8 @@ export async function startChangeLogService(options: {
   connection: ConnectionOptions;
   storage: BackupStorage;
   log: Logger;
+  /** The agent's registry: the change log's metrics are added to it. */
+  registry?: Registry | undefined;
 }): Promise<ChangeLogService | undefined> {
   const backup = options.spec.backup;
   if (!backup?.continuous) return undefined;
@@ -51,6 +54,7 @@ export async function startChangeLogService(options: {
     specQuota: options.spec.etcd.quotaBackendBytes,
     log: (level, message, fields) => options.log[level]({ component: 'changelog', ...fields }, message),
   });
+  if (options.registry) registerMetrics(options.registry, options.clusterName, () => changeLog.stats());
   options.log.info({ component: 'changelog', flushIntervalMs }, 'continuous backup running');
   return {
     stats: () => changeLog.stats(),
@@ -86,4 +90,50 @@ export function changeLogProblems(
     });
   }
   return problems;
+}
+
+/** etcd_steward_changelog_* on the agent's registry, read from the change log at each scrape. */
+function registerMetrics(registry: Registry, cluster: string, stats: () => ChangeLogStats): void {
+  const labels = { cluster };
+  const gauge = (name: string, help: string, value: (s: ChangeLogStats) => number) =>
+    new Gauge({
+      name: `etcd_steward_changelog_${name}`,
+      help,
+      labelNames: ['cluster'],
+      registers: [registry],
+      collect() {
+        this.set(labels, value(stats()));
+      },
+    });
+  const counter = (name: string, help: string, value: (s: ChangeLogStats) => number) =>
+    new Counter({
+      name: `etcd_steward_changelog_${name}`,
+      help,
+      labelNames: ['cluster'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(labels, value(stats()));
+      },
+    });
+  gauge(
+    'lag_seconds',
+    'How long the oldest revision not yet in storage has waited (the RPO now)',
+    (s) => s.lagSeconds,
+  );
+  gauge(
+    'lag_revisions',
+    'Revisions the change log has not stored yet (cluster head minus last flushed)',
+    (s) => s.lagRevisions,
+  );
+  counter(
+    'segments_written_total',
+    'Change-log segments written since the agent started',
+    (s) => s.segmentsWritten,
+  );
+  counter(
+    'gaps_total',
+    'Gaps in the change log (compacted away) since the agent started; each is healed by a full snapshot',
+    (s) => s.gaps,
+  );
 }

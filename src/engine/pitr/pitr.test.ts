@@ -42,7 +42,12 @@ interface KvJson {
 }
 
 /** A one-member cluster with a backup in ./backups; returns what the tests need. */
-async function cluster(label: string, line: EtcdLine, backup: Record<string, unknown> = {}) {
+async function cluster(
+  label: string,
+  line: EtcdLine,
+  backup: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+) {
   const binaries = await binariesFor(line);
   const dir = await tempDir(cleanup, label);
   cleanup.add(() => killRecordedMembers(dir));
@@ -50,6 +55,7 @@ async function cluster(label: string, line: EtcdLine, backup: Record<string, unk
     members: 1,
     etcd: { version: line },
     backup: { storage: './backups', ...backup },
+    ...extra,
   });
   const up = await upDetached(cleanup, spec);
   const env = { ETCD_STEWARD_SPOOL_DIR: path.join(dir, 'spool') };
@@ -194,7 +200,12 @@ describe('point-in-time restore', { concurrency: 1 }, () => {
 
   it(`etcd ${mainLine}: the change-log process SIGKILLed mid-segment loses at most one flush interval`, async () => {
     const flushMs = 1000;
-    const c = await cluster('pitr-kill', mainLine, { continuous: true, flushInterval: `${flushMs}ms` });
+    const c = await cluster(
+      'pitr-kill',
+      mainLine,
+      { continuous: true, flushInterval: `${flushMs}ms` },
+      { monitoring: { listen: '127.0.0.1:0' } },
+    );
     await createBackup(c.spec, c.env);
     const agent = spawn(process.execPath, [CLI, '--config', c.spec, 'serve'], {
       env: { ...scrubbedEnv(), ...c.env },
