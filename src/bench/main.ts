@@ -125,6 +125,9 @@ async function main(): Promise<void> {
         log,
       })),
     );
+    // Point-in-time restore (its own cluster and agent): BENCH_PITR=1; figures in bench-results/pitr.json.
+    if (process.env['BENCH_PITR'] === '1')
+      log(`pitr: ${JSON.stringify(await (await import('./pitr.js')).benchPitr())}`);
   } catch (error) {
     failure = error instanceof Error ? error : new Error(JSON.stringify(error));
   } finally {

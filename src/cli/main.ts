@@ -195,6 +195,14 @@ export function buildProgram(exit: { code: number }): Command {
       "stop the spec's own cluster and restore in its place (its data is moved aside, never deleted)",
     )
     .option('-y, --yes', 'go ahead although the live cluster has newer data than the snapshot')
+    .option(
+      '--to-revision <revision>',
+      'point in time: the newest backup at or before it (SNAPSHOT: latest, or a backup name) + the change log up to this revision',
+    )
+    .option(
+      '--to-time <time>',
+      'point in time: the last revision committed at or before this ISO 8601 time (e.g. 2026-12-04T15:04:05Z)',
+    )
     .action(function (this: Command, target: string) {
       return run(async () => (await import('./commands/restore.js')).restoreCommand(target, globals(this)))();
     });

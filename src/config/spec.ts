@@ -196,6 +196,24 @@ const backup = z
     /** Snapshot from this member (name or endpoint) instead of a healthy follower. */
     member: z.string().optional(),
     s3: s3.optional(),
+    /** Continuous backup (point-in-time restore): the agent keeps a change log between snapshots. */
+    continuous: z.boolean().default(false),
+    /** How often the change log seals a segment (a duration); milliseconds once parsed. */
+    flushInterval: z
+      .string()
+      .transform((value, ctx) => {
+        try {
+          const ms = parseDuration(value);
+          if (ms >= 100) return ms;
+          ctx.addIssue({ code: 'custom', message: `'${value}' is too short; write at least 100ms` });
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+        return z.NEVER;
+      })
+      .default(1000),
+    /** A change-log segment is also sealed once it holds this many bytes. */
+    segmentMaxBytes: size.default(16 * 2 ** 20),
   })
   .superRefine((value, ctx) => {
     if (!/^(file:\/\/|s3:\/\/|\/|\.)/.test(value.storage) && value.storage.includes('://')) {

@@ -79,6 +79,42 @@ export interface KeyValue {
   readonly lease: string;
 }
 
+/** One condition of a `txn`: the key's mod revision or version equals `value`. */
+export interface TxnCompare {
+  readonly key: Buffer;
+  readonly target: 'MOD' | 'VERSION';
+  readonly value: number;
+}
+
+/** One operation of a `txn`. `lease` is a decimal lease id, '0' for none. */
+export type TxnOp =
+  | { readonly type: 'put'; readonly key: Buffer; readonly value: Buffer; readonly lease: string }
+  | { readonly type: 'delete'; readonly key: Buffer };
+
+/** One change a watch reports: a put (with the key's new state) or a delete. */
+export interface WatchEvent {
+  readonly type: 'put' | 'delete';
+  readonly key: Buffer;
+  readonly value: Buffer;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly version: number;
+  /** Decimal lease id, '0' for none. */
+  readonly lease: string;
+}
+
+/** One watch response: events (maybe none: created, progress, canceled) and the cluster's revision. */
+export interface WatchResponse {
+  /** The cluster's revision when etcd sent this response. */
+  readonly revision: number;
+  readonly created: boolean;
+  readonly canceled: boolean;
+  /** Set when the start revision was compacted away: the oldest revision still available. */
+  readonly compactRevision: number;
+  readonly cancelReason: string;
+  readonly events: readonly WatchEvent[];
+}
+
 type Callback<T> = (error: ServiceError | null, response: T) => void;
 type UnaryMethod = (
   request: object,
@@ -170,6 +206,7 @@ export class MemberClient {
   private readonly cluster: Client;
   private readonly auth: Client;
   private readonly lease: Client;
+  private readonly watcher: Client;
   private token: string | undefined;
 
   constructor(endpoint: Endpoint, options: ConnectionOptions) {
@@ -192,6 +229,7 @@ export class MemberClient {
     this.cluster = new services.Cluster(endpoint.address, creds, channelOptions);
     this.auth = new services.Auth(endpoint.address, creds, channelOptions);
     this.lease = new services.Lease(endpoint.address, creds, channelOptions);
+    this.watcher = new services.Watch(endpoint.address, creds, channelOptions);
   }
 
   /** Maintenance.Status of this member. */
@@ -375,10 +413,118 @@ export class MemberClient {
     return undefined;
   }
 
-  /** Grants a lease of `ttlSeconds` with no key attached; returns its id (revoke it with `revokeLease`). */
-  async grantLease(ttlSeconds: number): Promise<string> {
-    const r = await this.call<{ ID: string }>(this.lease, 'leaseGrant', { TTL: ttlSeconds });
+  /**
+   * Grants a lease of `ttlSeconds` with no key attached; returns its id (revoke it with
+   * `revokeLease`). `id` asks for that lease id (point-in-time replay re-creates leases by id).
+   */
+  async grantLease(ttlSeconds: number, id?: string): Promise<string> {
+    const r = await this.call<{ ID: string }>(this.lease, 'leaseGrant', { TTL: ttlSeconds, ID: id ?? '0' });
     return r.ID;
+  }
+
+  /** A lease's granted and remaining TTL in seconds; `remaining` is -1 when the lease is gone. */
+  async leaseTimeToLive(id: string): Promise<{ granted: number; remaining: number }> {
+    const r = await this.call<{ TTL: string; grantedTTL: string }>(this.lease, 'leaseTimeToLive', {
+      ID: id,
+      keys: false,
+    });
+    return { granted: Number(r.grantedTTL), remaining: Number(r.TTL) };
+  }
+
+  /** Every lease id the cluster holds (LeaseLeases, etcd 3.3+). */
+  async leaseIds(): Promise<string[]> {
+    const r = await this.call<{ leases: { ID: string }[] }>(this.lease, 'leaseLeases', {});
+    return r.leases.map((l) => l.ID);
+  }
+
+  /**
+   * One KV.Txn: if every `compare` holds, apply `ops` (puts with their lease, single-key
+   * deletes) as one revision. Returns whether it applied and the revision after it.
+   */
+  async txn(
+    compare: readonly TxnCompare[],
+    ops: readonly TxnOp[],
+  ): Promise<{ succeeded: boolean; revision: number }> {
+    const r = await this.call<{ succeeded: boolean; header: { revision: string } }>(this.kv, 'txn', {
+      compare: compare.map((c) =>
+        c.target === 'MOD'
+          ? { result: 'EQUAL', target: 'MOD', key: c.key, modRevision: c.value }
+          : { result: 'EQUAL', target: 'VERSION', key: c.key, version: c.value },
+      ),
+      success: ops.map((op) =>
+        op.type === 'put'
+          ? { requestPut: { key: op.key, value: op.value, lease: op.lease } }
+          : { requestDeleteRange: { key: op.key } },
+      ),
+      failure: [],
+    });
+    return { succeeded: r.succeeded, revision: Number(r.header.revision) };
+  }
+
+  /**
+   * A watch on the whole keyspace from `startRevision`, on this member only. Every response is
+   * handed to `onResponse` in order (events of one revision always arrive together); `onEnd` is
+   * called once when the stream fails or ends, with the reason. `requestProgress()` asks etcd for
+   * the current revision (a response with no events); `cancel()` ends the watch.
+   */
+  watchAll(
+    startRevision: number,
+    handlers: { onResponse: (response: WatchResponse) => void; onEnd: (error: Error | undefined) => void },
+  ): { requestProgress: () => void; cancel: () => void } {
+    let ended = false;
+    let call: WatchCall | undefined;
+    const end = (error: Error | undefined) => {
+      if (ended) return;
+      ended = true;
+      call?.cancel();
+      handlers.onEnd(error);
+    };
+    const open = async () => {
+      if (this.options.user && this.token === undefined) await this.authenticate();
+      if (ended) return;
+      const metadata = new Metadata();
+      if (this.token) metadata.set('token', this.token);
+      const fn = (this.watcher as unknown as Record<string, (m: Metadata) => WatchCall>)['watch'];
+      call = (fn as (m: Metadata) => WatchCall).call(this.watcher, metadata);
+      call.on('data', (r: WatchResponseWire) => {
+        if (ended) return;
+        handlers.onResponse({
+          revision: Number(r.header?.revision ?? 0),
+          created: r.created,
+          canceled: r.canceled,
+          compactRevision: Number(r.compactRevision ?? 0),
+          cancelReason: r.cancelReason ?? '',
+          events: (r.events ?? []).map((e) => ({
+            type: e.type === 'DELETE' ? 'delete' : 'put',
+            key: e.kv.key,
+            value: e.kv.value,
+            createRevision: Number(e.kv.createRevision),
+            modRevision: Number(e.kv.modRevision),
+            version: Number(e.kv.version),
+            lease: e.kv.lease,
+          })),
+        });
+      });
+      call.on('error', (error: Error) =>
+        end(toMemberError(this.endpoint.display, 'Watch', error, this.options.commandTimeoutMs)),
+      );
+      call.on('end', () => end(new Error(`${this.endpoint.display}: the watch stream ended`)));
+      call.write({
+        createRequest: {
+          key: Buffer.from([0]),
+          rangeEnd: Buffer.from([0]),
+          startRevision,
+          progressNotify: true,
+        },
+      });
+    };
+    open().catch((error: unknown) => end(error instanceof Error ? error : new Error(String(error))));
+    return {
+      requestProgress: () => {
+        if (!ended) call?.write({ progressRequest: {} });
+      },
+      cancel: () => end(undefined),
+    };
   }
 
   /** Revokes a lease (its keys go with it); an unknown lease is not an error. */
@@ -525,7 +671,8 @@ export class MemberClient {
   }
 
   close(): void {
-    for (const client of [this.kv, this.maintenance, this.cluster, this.auth, this.lease]) client.close();
+    for (const client of [this.kv, this.maintenance, this.cluster, this.auth, this.lease, this.watcher])
+      client.close();
   }
 
   private async call<T>(client: Client, method: string, request: object): Promise<T> {
@@ -656,6 +803,23 @@ interface DuplexCall {
   cancel(): void;
   on(event: 'data', listener: (message: { TTL: string }) => void): DuplexCall;
   on(event: 'error', listener: (error: Error) => void): DuplexCall;
+}
+
+interface WatchCall {
+  write(message: object): boolean;
+  cancel(): void;
+  on(event: 'data', listener: (message: WatchResponseWire) => void): WatchCall;
+  on(event: 'error', listener: (error: Error) => void): WatchCall;
+  on(event: 'end', listener: () => void): WatchCall;
+}
+
+interface WatchResponseWire {
+  header?: { revision: string };
+  created: boolean;
+  canceled: boolean;
+  compactRevision?: string;
+  cancelReason?: string;
+  events?: { type: string; kv: KeyValueWire }[];
 }
 
 interface MemberWire {

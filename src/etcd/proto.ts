@@ -11,6 +11,7 @@ export interface EtcdServices {
   Cluster: ServiceClientConstructor;
   Auth: ServiceClientConstructor;
   Lease: ServiceClientConstructor;
+  Watch: ServiceClientConstructor;
 }
 
 let services: EtcdServices | undefined;

@@ -28,6 +28,7 @@ import { createLogger, type Logger } from './logger.js';
 import { AgentMetrics } from './metrics.js';
 import { findProblems, type LastRun, type Problem } from './problems.js';
 import { Scheduler } from './scheduler.js';
+import { startChangeLogService, type ChangeLogService } from './changelog-service.js';
 
 export interface AgentOptions {
   readonly spec: Spec;
@@ -148,6 +149,7 @@ class Care implements AgentCore {
   private readonly stopPoll = new AbortController();
   private polling: Promise<void> | undefined;
   private binaries: Promise<EtcdBinaries> | undefined;
+  private changeLog: ChangeLogService | undefined;
 
   constructor(options: AgentOptions, rule: CompiledRule, log: Logger) {
     this.options = options;
@@ -197,9 +199,17 @@ class Care implements AgentCore {
       );
     }
     this.polling = this.pollLoop();
+    if (this.storage)
+      this.changeLog = await startChangeLogService({
+        ...this.options,
+        storage: this.storage,
+        log: this.log,
+        registry: this.registry,
+      });
   }
 
   async stop(): Promise<void> {
+    await this.changeLog?.stop();
     this.scheduler.stop();
     this.stopPoll.abort();
     await this.jobs.close();
@@ -304,6 +314,7 @@ class Care implements AgentCore {
       lastDrill: this.last.get('drill'),
       lastDefrag: this.last.get('defrag'),
     });
+    problems.push(...(this.changeLog?.problems() ?? []));
     return { status: this.latest, checkedAt: this.checkedAt, problems };
   }
 

@@ -125,12 +125,20 @@ export async function backupListCommand(options: BackupOptions): Promise<number>
   const spec = await loadSpec(options, false);
   const storage = await storageFor(options, spec);
   const catalog = await readCatalog(storage);
+  const { chainsOf } = await import('./backup-chains.js');
+  const chains = await chainsOf(storage, catalog.backups);
   if (options.output === 'json') {
-    printJson({ storage: storage.displayUrl, backups: catalog.backups, unreadable: catalog.unreadable });
+    printJson({
+      storage: storage.displayUrl,
+      backups: catalog.backups,
+      unreadable: catalog.unreadable,
+      ...chains.json,
+    });
     return 0;
   }
   if (catalog.backups.length === 0) progress(options.output, `no backups in ${storage.displayUrl}`);
   else process.stdout.write(`${backupTable(catalog.backups)}\n`);
+  if (chains.text) process.stdout.write(`${chains.text}\n`);
   for (const u of catalog.unreadable)
     progress(options.output, `warning: ${u.key} is not a readable manifest: ${u.reason}`);
   return 0;

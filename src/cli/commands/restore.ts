@@ -20,6 +20,8 @@ export interface RestoreOptions extends GlobalOptions {
   readonly into?: string;
   readonly replace?: boolean;
   readonly yes?: boolean;
+  readonly toRevision?: string;
+  readonly toTime?: string;
 }
 
 function targetOf(options: RestoreOptions, spec: Spec): RestoreTarget {
@@ -55,6 +57,18 @@ export async function restoreCommand(reference: string, options: RestoreOptions)
   const spec = (await loadSpec(options, false)) ?? parseSpec('', undefined);
   const target = targetOf(options, spec);
   const binaries = await resolveEtcd(spec.etcd.version, options.etcdBin ?? spec.etcd.bin);
+  const pitr = await import('./restore-pitr.js');
+  const pointInTime = pitr.pointInTimeTarget(options);
+  if (pointInTime) {
+    return pitr.pointInTimeCommand(reference, options, {
+      spec,
+      target,
+      pointInTime,
+      binaries,
+      connection: connectionFor({ ...options, endpoints: undefined }, spec),
+      live: await liveCluster(options, spec),
+    });
+  }
   const bar = await byteProgress(options.output, 'fetch');
   const hasStorage = options.storage !== undefined || spec.backup?.storage !== undefined;
   const snapshot = await localSnapshot(reference, hasStorage ? () => storageFor(options, spec) : undefined, {

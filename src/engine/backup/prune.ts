@@ -1,5 +1,6 @@
 /** `backup prune` and `backup delete`: remove backups, manifest first so none is half-listed. */
 import type { BackupStorage } from '../../storage/storage.js';
+import { pruneChangeLog } from '../pitr/retention.js';
 import { readCatalog } from './catalog.js';
 import { objectKeys, type BackupManifest } from './manifest.js';
 import { planPrune, type PrunePlan, type RetentionRule } from './retention.js';
@@ -21,7 +22,7 @@ export async function pruneBackups(options: {
   dryRun?: boolean;
   now?: Date;
   signal?: AbortSignal;
-}): Promise<PrunePlan & { removed: readonly string[] }> {
+}): Promise<PrunePlan & { removed: readonly string[]; removedSegments: number }> {
   const catalog = await readCatalog(options.storage, { signal: options.signal });
   const plan = planPrune(catalog.backups, options.rule, options.now ?? new Date());
   const removed: string[] = [];
@@ -33,5 +34,8 @@ export async function pruneBackups(options: {
       removed.push(name);
     }
   }
-  return { ...plan, removed };
+  // The change log goes with its chains: segments no kept backup needs (point-in-time restore).
+  const kept = catalog.backups.filter((b) => plan.keep.some((k) => k.name === b.name));
+  const removedSegments = options.dryRun ? 0 : await pruneChangeLog(options.storage, kept, options.signal);
+  return { ...plan, removed, removedSegments };
 }
