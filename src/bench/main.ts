@@ -15,7 +15,6 @@ import { parseSpec } from '../config/load.js';
 import type { EtcdLine } from '../config/etcd-lines.js';
 import { clusterStatus } from '../engine/status.js';
 import { upCluster } from '../engine/up.js';
-import { restoreSnapshot } from '../engine/restore.js';
 import { renderTable } from '../cli/output.js';
 import { resolveEtcd } from '../runtime/etcd-binaries.js';
 import { Cleanup } from '../testing/harness.js';
@@ -40,6 +39,7 @@ import {
 } from './restore.js';
 import { benchBackupToFile, type BackupBenchContext } from './backup.js';
 import { copyBuild } from './build-copy.js';
+import { seedFromSnapshot } from './seed.js';
 import { loadGreptimeData, type LoadResult } from './data.js';
 import { mib, seconds, type BenchRow } from './measure.js';
 import { hasGnuTime } from './rss.js';
@@ -64,7 +64,7 @@ const only = new Set((process.env['BENCH_ONLY'] ?? '').split(',').filter(Boolean
 const want = (group: string): boolean => only.size === 0 || only.has(group);
 /**
  * BENCH_SAVE_SNAPSHOT=FILE keeps a snapshot of the loaded database (etcdctl snapshot save);
- * BENCH_SEED_SNAPSHOT=FILE builds the bench cluster from such a snapshot (restore --into, then up)
+ * BENCH_SEED_SNAPSHOT=FILE builds the bench cluster from such a snapshot (etcdutl, then up)
  * instead of loading the data again: the load alone takes many minutes on a busy machine.
  */
 const saveSnapshot = process.env['BENCH_SAVE_SNAPSHOT'];
@@ -111,15 +111,7 @@ async function main(): Promise<void> {
     log(`measuring a private copy of this build: ${build.cli}`);
     if (seedSnapshot) {
       log(`building the cluster from ${seedSnapshot} (BENCH_SEED_SNAPSHOT)`);
-      await restoreSnapshot({
-        file: seedSnapshot,
-        spec,
-        binaries,
-        connection,
-        target: { kind: 'into', dir: spec.dataDir },
-        yes: true,
-        onProgress: log,
-      });
+      await seedFromSnapshot(spec, binaries, seedSnapshot);
     }
     const { runtime, status } = await upCluster({ spec, binaries, connection });
     cleanup.add(() => runtime.stop());
@@ -230,7 +222,7 @@ async function main(): Promise<void> {
           logs,
           dir,
           env: ctx.env,
-          junkBytes: Math.max(64, dbMib / 2) * 2 ** 20,
+          junkBytes: Number(process.env['BENCH_JUNK_MIB'] ?? Math.max(64, dbMib / 2)) * 2 ** 20,
           rate: loadRate,
           deadlineMs: loadDeadlineMs,
           log,

@@ -12,7 +12,7 @@
  * made here (tables created, ALTERed, dropped, rewritten), time and peak RSS, and the counts
  * checked against what was changed.
  */
-import { readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseSpec } from '../config/load.js';
 import type { MemberClient } from '../etcd/member-client.js';
@@ -146,14 +146,15 @@ export async function benchRestore(ctx: RestoreBenchContext, snapshotFile: strin
         }
       },
     },
-    { onRun: (name, r, run) => ctx.log(`restore: ${name} run ${r}: ${seconds(run.ms)}`) },
+    { warmUp: false, onRun: (name, r, run) => ctx.log(`restore: ${name} run ${r}: ${seconds(run.ms)}`) },
   );
   const ours = median(samples['ours']?.map((r) => r.ms) ?? []);
   const byHand = median(samples['byHand']?.map((r) => r.ms) ?? []);
   const ratio = ours / byHand;
+  const size = (await stat(snapshotFile)).size;
   const oursRuns = samples['ours'] ?? [];
   return {
-    name: `restore 1 snapshot → healthy 3-member cluster, whole process (median of ${ctx.runs})`,
+    name: `restore of a ${mib(size)} snapshot → healthy 3-member cluster, whole process (median of ${ctx.runs})`,
     ours: seconds(ours),
     theirs: `${seconds(byHand)} (etcdutl snapshot restore ×3 + start + endpoint health)`,
     ratio,
@@ -254,7 +255,10 @@ export async function benchDiff(
           cwd: ctx.dir,
         }),
     },
-    { onRun: (name, r, run) => ctx.log(`diff: run ${r}: ${seconds(run.ms)}, ${mib(run.peakRss ?? 0)}`) },
+    {
+      warmUp: false,
+      onRun: (name, r, run) => ctx.log(`diff: run ${r}: ${seconds(run.ms)}, ${mib(run.peakRss ?? 0)}`),
+    },
   );
   const runs = samples['ours'] ?? [];
   const last = JSON.parse((runs[runs.length - 1] as ProcessRun).stdout) as DiffJson;
