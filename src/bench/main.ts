@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   const quota = Math.min(8 * 2 ** 30, Math.max(2 * 2 ** 30, 2 * targetBytes + 2 ** 30));
   log(
     `etcd ${binaries.version}, 3 members in ${dir}, ${runs} runs for status, ${backupRuns} per backup ` +
-      `figure, ${s3Runs} for S3, a ${dbMib} MiB database, ${os.cpus().length} cores` +
+      `figure, ${s3Runs} for S3, ${seedSnapshot ? `the database of ${seedSnapshot}` : `a ${dbMib} MiB database`}, ${os.cpus().length} cores` +
       (hasGnuTime() ? '' : '; no /usr/bin/time (apt-get install time): peak RSS is polled'),
   );
   const loadBefore = os.loadavg();
