@@ -18,12 +18,6 @@ import { median, type BenchRow } from './measure.js';
 
 const SPEEDUP = 10;
 
-/** Whether BENCH_ONLY (a comma-separated list, when set) asks for this row. */
-export function agentBenchWanted(env: NodeJS.ProcessEnv = process.env): boolean {
-  const only = env['BENCH_ONLY'];
-  return only === undefined || only.split(',').some((s) => s.trim() === 'agent');
-}
-
 export interface AgentBenchContext {
   readonly cli: string;
   readonly binaries: EtcdBinaries;

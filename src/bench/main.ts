@@ -8,7 +8,7 @@
  * offline reader are measured against etcdctl/etcdutl on it. Everything started is stopped and
  * every temp dir removed, also on failure and on Ctrl-C.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseSpec } from '../config/load.js';
@@ -18,22 +18,58 @@ import { upCluster } from '../engine/up.js';
 import { renderTable } from '../cli/output.js';
 import { resolveEtcd } from '../runtime/etcd-binaries.js';
 import { Cleanup } from '../testing/harness.js';
+import { parseEndpoint } from '../etcd/endpoint.js';
+import { benchAgent } from './agent.js';
+import { MemberClient } from '../etcd/member-client.js';
+import { clientUrl, memberPaths } from '../runtime/local/member-process.js';
+import { timeProcess } from './measure.js';
+import {
+  defragRows,
+  fragment,
+  measurePhase,
+  runEtcdctl,
+  runOurs,
+  type DefragBenchContext,
+} from './defrag.js';
+import {
+  benchDiff,
+  benchRestore,
+  changeDiffKeys,
+  prepareDiffKeys,
+  type RestoreBenchContext,
+} from './restore.js';
 import { benchBackupToFile, type BackupBenchContext } from './backup.js';
 import { copyBuild } from './build-copy.js';
+import { seedFromSnapshot } from './seed.js';
 import { loadGreptimeData, type LoadResult } from './data.js';
 import { mib, seconds, type BenchRow } from './measure.js';
 import { hasGnuTime } from './rss.js';
 import { benchReader } from './reader.js';
 import { benchS3 } from './s3.js';
 import { benchStatus } from './status.js';
-import { agentBenchWanted, benchAgent } from './agent.js';
 
 const line = (process.env['BENCH_ETCD_LINE'] ?? '3.6') as EtcdLine;
 const runs = Number(process.env['BENCH_RUNS'] ?? 21);
 const backupRuns = Number(process.env['BENCH_BACKUP_RUNS'] ?? 5);
 const s3Runs = Number(process.env['BENCH_S3_RUNS'] ?? 3);
 const dbMib = Number(process.env['BENCH_DB_MIB'] ?? 1024);
+const restoreRuns = Number(process.env['BENCH_RESTORE_RUNS'] ?? 3);
+const loadRate = Number(process.env['BENCH_LOAD_RATE'] ?? 40);
+const loadDeadlineMs = Number(process.env['BENCH_LOAD_DEADLINE_MS'] ?? 5000);
 const IN_FLIGHT = 128;
+/**
+ * BENCH_ONLY=restore,defrag runs only those groups of rows (status, agent, backup, restore, defrag, pitr);
+ * unset: all of them. The data load runs whenever a group after status is chosen.
+ */
+const only = new Set((process.env['BENCH_ONLY'] ?? '').split(',').filter(Boolean));
+const want = (group: string): boolean => only.size === 0 || only.has(group);
+/**
+ * BENCH_SAVE_SNAPSHOT=FILE keeps a snapshot of the loaded database (etcdctl snapshot save);
+ * BENCH_SEED_SNAPSHOT=FILE builds the bench cluster from such a snapshot (etcdutl, then up)
+ * instead of loading the data again: the load alone takes many minutes on a busy machine.
+ */
+const saveSnapshot = process.env['BENCH_SAVE_SNAPSHOT'];
+const seedSnapshot = process.env['BENCH_SEED_SNAPSHOT'];
 
 const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
 
@@ -57,7 +93,7 @@ async function main(): Promise<void> {
   const quota = Math.min(8 * 2 ** 30, Math.max(2 * 2 ** 30, 2 * targetBytes + 2 ** 30));
   log(
     `etcd ${binaries.version}, 3 members in ${dir}, ${runs} runs for status, ${backupRuns} per backup ` +
-      `figure, ${s3Runs} for S3, a ${dbMib} MiB database, ${os.cpus().length} cores` +
+      `figure, ${s3Runs} for S3, ${seedSnapshot ? `the database of ${seedSnapshot}` : `a ${dbMib} MiB database`}, ${os.cpus().length} cores` +
       (hasGnuTime() ? '' : '; no /usr/bin/time (apt-get install time): peak RSS is polled'),
   );
   const loadBefore = os.loadavg();
@@ -66,68 +102,152 @@ async function main(): Promise<void> {
   let data: LoadResult | undefined;
   let failure: Error | undefined;
   try {
-    const spec = parseSpec(
+    const specText =
       `name: bench\nmembers: 3\ndataDir: ${dir}/data\n` +
-        `etcd: { version: "${line}", unsafeNoFsync: true, quotaBackendBytes: ${quota} }\n`,
-      path.join(dir, 'steward.yaml'),
-    );
+      `etcd: { version: "${line}", unsafeNoFsync: true, quotaBackendBytes: ${quota} }\n`;
+    const specFile = path.join(dir, 'steward.yaml');
+    await writeFile(specFile, specText);
+    const spec = parseSpec(specText, specFile);
     const build = await copyBuild(path.join(dir, 'pkg'));
     log(`measuring a private copy of this build: ${build.cli}`);
+    if (seedSnapshot) {
+      log(`building the cluster from ${seedSnapshot} (BENCH_SEED_SNAPSHOT)`);
+      await seedFromSnapshot(spec, binaries, seedSnapshot);
+    }
     const { runtime, status } = await upCluster({ spec, binaries, connection });
     cleanup.add(() => runtime.stop());
     const endpoints = await runtime.endpoints();
-    rows.push(await benchStatus(binaries, endpoints, runs, dir, build.cli));
-    if (agentBenchWanted())
+    if (want('status')) rows.push(await benchStatus(binaries, endpoints, runs, dir, build.cli));
+    if (want('agent'))
       rows.push(await benchAgent({ cli: build.cli, binaries, dir, quota, env: process.env, log }));
+    if (want('data') || want('backup') || want('restore') || want('defrag')) {
+      const leader = status.members.find((m) => m.isLeader)?.endpoint ?? endpoints[0] ?? '';
+      if (seedSnapshot === undefined) {
+        log(`writing a GreptimeDB-shaped database of ${dbMib} MiB to the leader ${leader}`);
+        data = await loadGreptimeData({
+          endpoint: leader,
+          etcdctl: binaries.etcdctl,
+          connection,
+          targetBytes,
+          inFlight: IN_FLIGHT,
+          onProgress: log,
+        });
+        cleanup.add(data.release);
+        log(`data written in ${seconds(data.ms)}`);
+        rows.push(dataRow(data));
+      }
 
-    const leader = status.members.find((m) => m.isLeader)?.endpoint ?? endpoints[0] ?? '';
-    log(`writing a GreptimeDB-shaped database of ${dbMib} MiB to the leader ${leader}`);
-    data = await loadGreptimeData({
-      endpoint: leader,
-      etcdctl: binaries.etcdctl,
-      connection,
-      targetBytes,
-      inFlight: IN_FLIGHT,
-      onProgress: log,
-    });
-    cleanup.add(data.release);
-    log(`data written in ${seconds(data.ms)}`);
-    rows.push(dataRow(data));
-
-    const now = await clusterStatus({ endpoints, connection });
-    const follower = now.members.find((m) => m.health.ok && m.isLeader === false)?.endpoint ?? leader;
-    const ctx: BackupBenchContext = {
-      binaries,
-      cli: build.cli,
-      dist: build.dist,
-      endpoints,
-      follower,
-      dir,
-      runs: backupRuns,
-      env: {
-        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCDCTL_'))),
-        ETCD_STEWARD_SPOOL_DIR: path.join(dir, 'spool'),
-      },
-      log,
-    };
-    const file = await benchBackupToFile(ctx);
-    rows.push(...file.rows);
-    rows.push(await benchS3(ctx, cleanup, s3Runs, file.etcdctlMs));
-    rows.push(
-      ...(await benchReader({
+      const now = await clusterStatus({ endpoints, connection });
+      const follower = now.members.find((m) => m.health.ok && m.isLeader === false)?.endpoint ?? leader;
+      if (saveSnapshot) {
+        await timeProcess(binaries.etcdctl, [`--endpoints=${follower}`, 'snapshot', 'save', saveSnapshot], {
+          env: process.env,
+          cwd: dir,
+        });
+        log(`snapshot of the loaded database kept in ${saveSnapshot} (BENCH_SAVE_SNAPSHOT)`);
+      }
+      const ctx: BackupBenchContext = {
         binaries,
+        cli: build.cli,
         dist: build.dist,
-        file: file.snapshotFile,
-        fileBytes: file.snapshotBytes,
+        endpoints,
+        follower,
+        dir,
         runs: backupRuns,
-        cwd: dir,
-        env: ctx.env,
+        env: {
+          ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCDCTL_'))),
+          ETCD_STEWARD_SPOOL_DIR: path.join(dir, 'spool'),
+        },
         log,
-      })),
-    );
-    // Point-in-time restore (its own cluster and agent): BENCH_PITR=1; figures in bench-results/pitr.json.
-    if (process.env['BENCH_PITR'] === '1')
-      log(`pitr: ${JSON.stringify(await (await import('./pitr.js')).benchPitr())}`);
+      };
+      if (want('backup')) {
+        const file = await benchBackupToFile(ctx);
+        rows.push(...file.rows);
+        rows.push(await benchS3(ctx, cleanup, s3Runs, file.etcdctlMs));
+        rows.push(
+          ...(await benchReader({
+            binaries,
+            dist: build.dist,
+            file: file.snapshotFile,
+            fileBytes: file.snapshotBytes,
+            runs: backupRuns,
+            cwd: dir,
+            env: ctx.env,
+            log,
+          })),
+        );
+      }
+      const leaderClient = new MemberClient(parseEndpoint(leader), connection);
+      cleanup.add(() => Promise.resolve(leaderClient.close()));
+      if (want('restore')) {
+        const rctx: RestoreBenchContext = {
+          binaries,
+          cli: build.cli,
+          dir,
+          env: ctx.env,
+          quota,
+          line,
+          runs: restoreRuns,
+          log,
+        };
+        const save = (file: string) =>
+          timeProcess(binaries.etcdctl, [`--endpoints=${follower}`, 'snapshot', 'save', file], {
+            env: ctx.env,
+            cwd: dir,
+          });
+        const fileA = path.join(dir, 'restore-a.db');
+        const fileB = path.join(dir, 'restore-b.db');
+        await prepareDiffKeys(leaderClient);
+        await save(fileA);
+        log(`restore: snapshot A ${fileA}, ${(await stat(fileA)).size} bytes`);
+        rows.push(await benchRestore(rctx, fileA));
+        const expected = await changeDiffKeys(leaderClient);
+        await save(fileB);
+        rows.push(
+          await benchDiff(rctx, fileA, fileB, expected, [(await stat(fileA)).size, (await stat(fileB)).size]),
+        );
+        await rm(fileA, { force: true });
+        await rm(fileB, { force: true });
+      }
+      if (want('defrag')) {
+        const state = await runtime.state();
+        const logs = new Map(
+          (state?.members ?? []).map((m) => [
+            clientUrl(state!, m),
+            memberPaths(spec.dataDir, m.name).logFile,
+          ]),
+        );
+        const dctx: DefragBenchContext = {
+          binaries,
+          cli: build.cli,
+          specFile,
+          endpoints,
+          logs,
+          dir,
+          env: ctx.env,
+          junkBytes: Number(process.env['BENCH_JUNK_MIB'] ?? Math.max(64, dbMib / 2)) * 2 ** 20,
+          rate: loadRate,
+          deadlineMs: loadDeadlineMs,
+          log,
+        };
+        const clients = endpoints.map(
+          (e) => new MemberClient(parseEndpoint(e), { dialTimeoutMs: 2000, commandTimeoutMs: 600_000 }),
+        );
+        cleanup.add(() => Promise.resolve(clients.forEach((c) => c.close())));
+        const idleMs = Number(process.env['BENCH_IDLE_MS'] ?? 20_000);
+        const idle = await measurePhase(dctx, clients, 'idle', async () => {
+          await new Promise((r) => setTimeout(r, idleMs));
+          return { plannedMoves: 0 };
+        });
+        await fragment(dctx, clients);
+        const ours = await measurePhase(dctx, clients, 'etcd-steward defrag', () => runOurs(dctx));
+        await fragment(dctx, clients);
+        const theirs = await measurePhase(dctx, clients, 'etcdctl defrag --cluster', () => runEtcdctl(dctx));
+        rows.push(...defragRows(idle, ours, theirs, dctx));
+      }
+    }
+    // Point-in-time restore (its own cluster and agent); figures also in bench-results/pitr.json.
+    if (want('pitr')) log(`pitr: ${JSON.stringify(await (await import('./pitr.js')).benchPitr())}`);
   } catch (error) {
     failure = error instanceof Error ? error : new Error(JSON.stringify(error));
   } finally {
@@ -163,6 +283,10 @@ async function main(): Promise<void> {
     backupRuns,
     s3Runs,
     dbMib,
+    only: [...only],
+    restoreRuns,
+    loadRate,
+    loadDeadlineMs,
     data: data && { ...data, release: undefined },
     rows,
     ...(failure === undefined ? {} : { error: failure.stack ?? failure.message }),

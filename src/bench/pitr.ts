@@ -1,5 +1,5 @@
 /**
- * The point-in-time restore benchmark (`node dist/bench/pitr.js`, or `BENCH_PITR=1 npm run bench`):
+ * The point-in-time restore benchmark (`node dist/bench/pitr.js`, or `BENCH_ONLY=pitr npm run bench`):
  * a local etcd cluster under a steady write load of GreptimeDB-shaped values (BENCH_PITR_RATE
  * puts/s, default 500, for BENCH_PITR_SECONDS, default 180) while the agent (`serve`, a child
  * process) keeps the change log. Measures: log lag (put acknowledged → its segment stored, p50/p99),
