@@ -208,7 +208,7 @@ const backup = z
   });
 
 /** A Kubernetes resource quantity map such as `{ cpu: '2', memory: 8Gi }`. */
-const quantities = z.record(
+const quantities = z.partialRecord(
   z.enum(['cpu', 'memory', 'ephemeral-storage']),
   z.union([z.string(), z.number()]),
 );
