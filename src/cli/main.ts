@@ -230,6 +230,25 @@ export function buildProgram(exit: { code: number }): Command {
       )();
     });
 
+  const importer = program.command('import').description('a spec from another tool’s configuration');
+  importer
+    .command('bitnami')
+    .description(
+      "a runtime: kubernetes spec from the Bitnami etcd chart's values files (merged in Helm's order); unmapped values are warned",
+    )
+    .argument('[values...]', 'values files, merged in order (later wins)')
+    .option(
+      '--values <file>',
+      'another values file (repeatable, merged after the arguments)',
+      (v: string, p: string[] = []) => [...p, v],
+    )
+    .option('--out <file>', 'write the spec to FILE instead of stdout')
+    .action(function (this: Command, files: string[]) {
+      return run(async () =>
+        (await import('./commands/import.js')).importBitnamiCommand(files, globals(this)),
+      )();
+    });
+
   program
     .command('install-etcd')
     .description(
