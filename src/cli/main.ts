@@ -47,6 +47,14 @@ export function buildProgram(exit: { code: number }): Command {
     .command('up')
     .description("start the spec's local cluster and wait until it is healthy (foreground until Ctrl-C)")
     .option('-d, --detach', 'return once healthy and leave the members running')
+    .option(
+      '--serve',
+      'then run the agent (API, metrics, dashboard, schedules) in the same process; Ctrl-C stops both',
+    )
+    .option(
+      '--listen <host:port>',
+      "with --serve: where the API listens (default: the spec's monitoring.listen)",
+    )
     .action(function (this: Command) {
       return run(async () => (await import('./commands/up.js')).upCommand(globals(this)))();
     });
@@ -210,14 +218,56 @@ export function buildProgram(exit: { code: number }): Command {
   program
     .command('serve')
     .description(
-      "the agent: runs the spec's backup schedule (then prunes), logs JSON lines; SIGTERM stops it cleanly",
+      "the agent: status poll, the spec's backup/defrag/drill schedules, HTTP API, /metrics and dashboard; SIGTERM stops it cleanly",
     )
+    .option(
+      '--listen <host:port>',
+      "where the API listens (default: the spec's monitoring.listen, 127.0.0.1:9779)",
+    )
+    .option('--storage <url>', "backup storage (default: the spec's backup.storage)")
     .action(function (this: Command) {
       return run(async () => (await import('./commands/serve.js')).serveCommand(globals(this)))();
     });
 
-  // `render` parent: the alerts branch adds `render alerts` / `render grafana` beside it.
-  const render = program.command('render').description('print manifests and monitoring files for the spec');
+  // `render` is a parent: each target is a subcommand (`render kubernetes` is added beside these).
+  const render = program
+    .command('render')
+    .description('files for other tools on stdout: Prometheus alert rules, a Grafana dashboard, …')
+    .option('--output-file <file>', 'write to FILE instead of stdout');
+  const renderAction = (load: (m: typeof import('./commands/render.js')) => Promise<number>) =>
+    run(async () => load(await import('./commands/render.js')));
+  render
+    .command('alerts')
+    .description(
+      "Prometheus alerting rules (YAML; -o json for JSON): etcd's mixin alerts plus the agent's backup/drill/defrag alerts",
+    )
+    .option('--etcd-job <regex>', "job label of the etcd members' scrape (default: .*etcd.*)")
+    .option('--steward-job <regex>', "job label of the agent's scrape (default: .*steward.*)")
+    .option(
+      '--scrape-interval <duration>',
+      "the etcd job's scrape interval; sets the peer-failure window (default: 30s)",
+    )
+    .option('--for <duration>', "replace every rule's `for:` hold time (e.g. 0s), for tests and demos")
+    .action(function (this: Command) {
+      return renderAction((m) => m.renderAlertsCommand(globals(this)))();
+    });
+  render
+    .command('grafana')
+    .description(
+      "a Grafana dashboard (JSON) over etcd's metrics plus a row for the agent's; datasource picked on import",
+    )
+    .option(
+      '--etcd-job <regex>',
+      "offer only etcd jobs matching this in the dashboard's job variable (default: .*etcd.*)",
+    )
+    .option(
+      '--steward-job <regex>',
+      "offer only agent jobs matching this in the dashboard's agent job variable (default: .*steward.*)",
+    )
+    .action(function (this: Command) {
+      return renderAction((m) => m.renderGrafanaCommand(globals(this)))();
+    });
+
   render
     .command('kubernetes')
     .description(

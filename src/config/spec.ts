@@ -301,6 +301,59 @@ const greptimedb = z.strictObject({
   namespace: dnsLabel.default('default'),
 });
 
+/** A duration field such as `10s` or `6h`; milliseconds once parsed. */
+const durationMs = z.string().transform((value, ctx) => {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+/** When the agent defragments, and which members (owner: agent). */
+const defrag = z.strictObject({
+  /** When the agent (`serve`) runs a rolling defrag; without it only the API starts one. */
+  schedule: cronExpression.optional(),
+  /** Which members to defragment (CEL); the default is DEFAULT_DEFRAG_RULE. */
+  rule: z.string().min(1).default('dbQuotaUsage > 0.8 || dbSizeFree > 200MiB'),
+  /** Compact to the current revision before each scheduled defrag. */
+  compactFirst: z.boolean().default(false),
+});
+
+/** A listen address `HOST:PORT` (IPv6 in brackets), checked when the spec is read. */
+export const listenAddress = z.string().superRefine((value, ctx) => {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
+  if (!match || Number(match[2]) > 65535) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `'${value}' is not a listen address; write HOST:PORT, e.g. 127.0.0.1:9779, 0.0.0.0:9779 or [::1]:9779`,
+    });
+  }
+});
+
+/** The agent's HTTP API, dashboard and metrics (owner: agent). The token itself is never in the spec. */
+const monitoring = z
+  .strictObject({
+    listen: listenAddress.default('127.0.0.1:9779'),
+    /** How often the agent asks every member for its status. */
+    statusInterval: durationMs.default(10_000),
+    /** How long the in-memory history of statuses (the dashboard's charts) reaches back. */
+    historyWindow: durationMs.default(6 * 3_600_000),
+    /** The environment variable holding the API token (needed when listen is not loopback). */
+    tokenEnv: z.string().min(1).default('ETCD_STEWARD_TOKEN'),
+    /** A file whose first line is the API token (instead of the environment variable). */
+    tokenFile: z.string().optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.statusInterval < 1000) {
+      ctx.addIssue({ code: 'custom', path: ['statusInterval'], message: 'must be at least 1s' });
+    }
+    if (value.historyWindow < value.statusInterval) {
+      ctx.addIssue({ code: 'custom', path: ['historyWindow'], message: 'must be at least statusInterval' });
+    }
+  });
+
 /** The spec's schema; `parseSpec` in load.ts turns its issues into readable messages. */
 export const specSchema = z
   .strictObject({
@@ -328,6 +381,8 @@ export const specSchema = z
     backup: backup.optional(),
     kubernetes: kubernetes.optional(),
     greptimedb: greptimedb.optional(),
+    defrag: defrag.prefault({}),
+    monitoring: monitoring.prefault({}),
   })
   .superRefine((value, ctx) => {
     if (value.runtime === 'external' && (value.endpoints ?? []).length === 0) {

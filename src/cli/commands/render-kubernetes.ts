@@ -10,6 +10,8 @@ import { loadSpec, type GlobalOptions } from '../context.js';
 
 export interface RenderKubernetesOptions extends GlobalOptions {
   readonly outputDir?: string;
+  /** The `render` parent's --output-file: the stream into a file instead of stdout. */
+  readonly outputFile?: string;
 }
 
 export async function renderKubernetesCommand(options: RenderKubernetesOptions): Promise<number> {
@@ -17,7 +19,8 @@ export async function renderKubernetesCommand(options: RenderKubernetesOptions):
   if (!spec) return 2;
   const objects = renderKubernetes(spec);
   if (options.outputDir === undefined) {
-    process.stdout.write(toYamlStream(objects));
+    if (options.outputFile !== undefined) await writeFile(options.outputFile, toYamlStream(objects));
+    else process.stdout.write(toYamlStream(objects));
     return 0;
   }
   await mkdir(options.outputDir, { recursive: true });

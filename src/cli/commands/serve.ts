@@ -1,87 +1,85 @@
 /**
- * `etcd-steward serve`: the agent. For now it runs the backup schedule (create, then prune) and
- * the restore-drill schedule (the newest backup into a throwaway cluster), with structured logs;
- * SIGTERM/SIGINT abort a running job cleanly (nothing partial is listed) and exit. Its HTTP API,
- * metrics and dashboard come with the agent issue.
+ * `etcd-steward serve`: the agent. Polls every member's status, runs the spec's backup (+ prune),
+ * defrag and drill schedules one job at a time, and serves the HTTP API, /metrics and the
+ * dashboard on monitoring.listen. Logs are JSON lines when stdout is not a terminal. SIGTERM or
+ * SIGINT abort the running job cleanly (nothing partial is listed) and exit 0.
  */
-import { createBackup } from '../../engine/backup/create.js';
-import { pruneBackups } from '../../engine/backup/prune.js';
-import { InputError, StewardError } from '../../errors.js';
-import { readCatalog } from '../../engine/backup/catalog.js';
-import { drillBackup } from '../../engine/backup/drill.js';
-import { resolveEtcd } from '../../runtime/etcd-binaries.js';
+import path from 'node:path';
+import type { Spec } from '../../config/spec.js';
+import { startAgent, type Agent } from '../../server/agent.js';
+import { readToken } from '../../server/auth.js';
 import { createLogger, type Logger } from '../../server/logger.js';
-import { Scheduler } from '../../server/scheduler.js';
-import { clusterTarget, connectionFor, type GlobalOptions } from '../context.js';
+import { clusterTarget, connectionFor, type ClusterTarget, type GlobalOptions } from '../context.js';
 import { storageFor } from './backup.js';
 
-export async function serveCommand(options: GlobalOptions): Promise<number> {
-  const target = await clusterTarget(options);
-  const spec = target.spec;
-  const backup = spec?.backup;
-  if (!spec || !(backup?.schedule || backup?.drillSchedule)) {
-    throw new InputError(
-      'the spec has no backup.schedule (nor backup.drillSchedule), so the agent has nothing to run yet',
-      {
-        hint: 'add e.g. `backup: { storage: file:///var/backups/etcd, schedule: "*/30 * * * *" }` to the spec',
-      },
-    );
-  }
-  const log = createLogger();
-  const storage = await storageFor({ ...options }, spec);
-  const connection = connectionFor(options, spec);
-  const endpoints =
-    typeof target.endpoints === 'string' ? target.endpoints.split(',') : [...target.endpoints];
-  const scheduler = new Scheduler(log);
-  if (backup.drillSchedule) {
-    const binaries = await resolveEtcd(spec.etcd.version, options.etcdBin ?? spec.etcd.bin);
-    scheduler.add('drill', backup.drillSchedule, async (signal) => {
-      const latest = (await readCatalog(storage, { signal })).backups.at(-1);
-      if (!latest) return { skipped: 'no backup yet' };
-      const result = await drillBackup({ storage, manifest: latest, binaries, signal });
-      if (!result.ok) throw new StewardError(`restore drill of ${latest.name} failed: ${result.detail}`);
-      return { backup: latest.name, detail: result.detail };
-    });
-  }
-  if (!backup.schedule) {
-    log.info({ cluster: target.name, storage: storage.displayUrl, jobs: scheduler.stats() }, 'agent started');
-    return waitForStop(scheduler, log);
-  }
-  scheduler.add('backup', backup.schedule, async (signal) => {
-    const manifest = await createBackup({
-      clusterName: target.name,
-      endpoints,
-      names: target.names,
-      connection,
-      storage,
-      compression: backup.compression,
-      member: backup.member,
-      specQuota: spec.etcd.quotaBackendBytes,
-      signal,
-    });
-    const pruned = await pruneBackups({ storage, rule: backup.retention, signal });
-    return {
-      backup: manifest.name,
-      revision: manifest.revision,
-      keys: manifest.keyCount,
-      bytes: manifest.storedSize,
-      pruned: pruned.removed,
-    };
-  });
-  log.info({ cluster: target.name, storage: storage.displayUrl, jobs: scheduler.stats() }, 'agent started');
-  return waitForStop(scheduler, log);
+export interface ServeOptions extends GlobalOptions {
+  readonly listen?: string;
+  readonly storage?: string;
 }
 
-/** Runs until SIGTERM/SIGINT, then stops the jobs (aborting a running one) and returns 0. */
-async function waitForStop(scheduler: Scheduler, log: Logger): Promise<number> {
-  await new Promise<void>((resolve) => {
-    const stop = (signalName: string) => {
-      log.info({ signal: signalName }, 'agent stopping: aborting the running job, if any');
-      void scheduler.stop().then(resolve);
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
-  log.info({ stats: scheduler.stats() }, 'agent stopped');
+export async function serveCommand(options: ServeOptions): Promise<number> {
+  const target = await clusterTarget(options);
+  const log = createLogger();
+  const agent = await startAgentFor(options, target, log);
+  await untilSignal(log);
+  await agent.close();
   return 0;
+}
+
+/** Starts the agent for `target` (the spec's cluster or --endpoints) with the spec's settings. */
+export async function startAgentFor(
+  options: ServeOptions,
+  target: ClusterTarget,
+  log: Logger,
+): Promise<Agent> {
+  const spec = target.spec ?? (await defaultSpec());
+  const monitoring = spec.monitoring;
+  const tokenFile =
+    monitoring.tokenFile === undefined
+      ? undefined
+      : path.resolve(
+          spec.source ? path.dirname(path.resolve(spec.source)) : process.cwd(),
+          monitoring.tokenFile,
+        );
+  const token = await readToken({ tokenEnv: monitoring.tokenEnv, tokenFile });
+  const storage = spec.backup || options.storage ? await storageFor({ ...options }, spec) : undefined;
+  const endpoints =
+    typeof target.endpoints === 'string' ? target.endpoints.split(',') : [...target.endpoints];
+  return startAgent({
+    spec,
+    clusterName: target.name,
+    endpoints,
+    names: target.names,
+    connection: connectionFor(options, target.spec),
+    storage,
+    token,
+    listen: options.listen,
+    log,
+  });
+}
+
+/** The built-in defaults, for `serve --endpoints …` without a spec. */
+async function defaultSpec(): Promise<Spec> {
+  const { parseSpec } = await import('../../config/load.js');
+  return parseSpec('runtime: external\nendpoints: [http://127.0.0.1:2379]\n', undefined);
+}
+
+/** Resolves at the first SIGTERM/SIGINT; a second one ends the process at once. */
+export function untilSignal(log: Logger): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const first = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', first);
+      process.off('SIGTERM', first);
+      log.info({ signal }, 'stopping (again to quit at once)');
+      const second = () => {
+        log.warn('second signal: quitting now');
+        process.exit(1);
+      };
+      process.once('SIGINT', second);
+      process.once('SIGTERM', second);
+      resolve(signal);
+    };
+    process.on('SIGINT', first);
+    process.on('SIGTERM', first);
+  });
 }

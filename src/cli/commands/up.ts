@@ -1,17 +1,22 @@
 /**
- * `etcd-steward up [--detach]`: start the spec's local cluster and wait until it is healthy.
- * In the foreground it stays until Ctrl-C (then stops the members); with --detach it returns
- * and the members keep running until `etcd-steward down`.
+ * `etcd-steward up [--detach] [--serve]`: start the spec's local cluster and wait until it is
+ * healthy. In the foreground it stays until Ctrl-C (then stops the members); with --detach it
+ * returns and the members keep running until `etcd-steward down`. With --serve (`npm start`) the
+ * agent runs in the same process and its dashboard URL is printed; Ctrl-C stops the agent, then
+ * the members.
  */
 import { upCluster } from '../../engine/up.js';
 import { resolveEtcd } from '../../runtime/etcd-binaries.js';
 import { connectionFor, loadSpec, requireLocal, type GlobalOptions } from '../context.js';
 import { printJson, progress } from '../output.js';
 import { formatStatus } from './status.js';
+import type { Agent } from '../../server/agent.js';
 
 export interface UpOptions extends GlobalOptions {
   readonly detach?: boolean;
   readonly timeout?: number;
+  readonly serve?: boolean;
+  readonly listen?: string;
 }
 
 export async function upCommand(options: UpOptions): Promise<number> {
@@ -49,7 +54,34 @@ export async function upCommand(options: UpOptions): Promise<number> {
   } else {
     process.stdout.write(`${formatStatus(status)}\n`);
   }
-  if (options.detach || start.mode === 'running') {
+  if (options.detach && options.serve) {
+    progress(options.output, '--serve runs the agent in the foreground; --detach is ignored for the members');
+  }
+  let agent: Agent | undefined;
+  if (options.serve) {
+    const { startAgentFor, untilSignal } = await import('./serve.js');
+    const { createLogger } = await import('../../server/logger.js');
+    const names = new Map(start.state.members.map((m, i) => [endpoints[i] as string, m.name]));
+    const log = createLogger();
+    try {
+      agent = await startAgentFor(options, { spec, name: spec.name, endpoints, names }, log);
+    } catch (error) {
+      if (start.mode !== 'running') await runtime.stop();
+      throw error;
+    }
+    progress(
+      options.output,
+      `dashboard: ${agent.url}/  (API ${agent.url}/api/status, metrics ${agent.url}/metrics)`,
+    );
+    if (start.mode === 'running') {
+      progress(options.output, 'the members were already running and keep running after the agent stops');
+      await untilSignal(log);
+      await agent.close();
+      runtime.detach();
+      return 0;
+    }
+  }
+  if (!options.serve && (options.detach || start.mode === 'running')) {
     runtime.detach();
     progress(
       options.output,
@@ -77,8 +109,9 @@ export async function upCommand(options: UpOptions): Promise<number> {
         return;
       }
       stopping = true;
-      progress(options.output, 'stopping the members (Ctrl-C again to kill them)');
-      void runtime.stop().then(() => resolve());
+      if (agent) progress(options.output, 'stopping the agent (aborting a running job), then the members');
+      else progress(options.output, 'stopping the members (Ctrl-C again to kill them)');
+      void (agent?.close() ?? Promise.resolve()).then(() => runtime.stop().then(() => resolve()));
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

@@ -124,6 +124,10 @@ export function agentSpec(spec: Spec, names: ClusterNames): Record<string, unkno
   }
   if ('monitoring' in specSchema.shape) {
     const { tokenFile: _tokenFile, ...monitoring } = (doc['monitoring'] ?? {}) as Record<string, unknown>;
+    // Parsed durations are milliseconds; the spec file wants text such as 10s.
+    for (const [key, value] of Object.entries(monitoring)) {
+      if (typeof value === 'number') monitoring[key] = goDuration(value);
+    }
     doc['monitoring'] = { ...monitoring, listen: `0.0.0.0:${AGENT_PORT}`, tokenEnv: TOKEN_ENV };
   }
   if (spec.greptimedb) doc['greptimedb'] = { ...spec.greptimedb };

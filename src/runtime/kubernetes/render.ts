@@ -15,7 +15,9 @@ import {
 } from './render-agent.js';
 import { renderDisruptionBudget, renderServices, renderStatefulSet } from './render-etcd.js';
 import { renderMonitoring, type MonitoringContent } from './render-monitoring.js';
-import { clusterNames, kubeInputError, type KubeObject } from './render-types.js';
+import { renderAlertRules } from '../../monitoring/alerts.js';
+import { renderGrafanaDashboard } from '../../monitoring/grafana.js';
+import { clusterNames, kubeInputError, kubernetesSettings, type KubeObject } from './render-types.js';
 
 export type { KubeObject } from './render-types.js';
 
@@ -37,13 +39,28 @@ export function renderKubernetes(spec: Spec): KubeObject[] {
 }
 
 /**
- * The alert rules and dashboard of `render alerts` / `render grafana`.
- * TODO(alerts branch): replace with `renderAlertRules(spec).groups` and
- * `renderGrafanaDashboard(spec)` from src/monitoring/ once that branch is merged; until then the
- * PrometheusRule and the dashboard ConfigMap are left out.
+ * The alert rules and dashboard of `render alerts` / `render grafana`, with the scrape jobs the
+ * PodMonitor (`NAMESPACE/NAME`) and the ServiceMonitor (the agent Service's name) produce.
  */
-function monitoringContent(_spec: Spec): MonitoringContent {
-  return { ruleGroups: undefined, dashboard: undefined };
+function monitoringContent(spec: Spec): MonitoringContent {
+  const names = clusterNames(spec);
+  const k = kubernetesSettings(spec);
+  const jobs = {
+    etcdJob: escapeRegex(`${names.namespace}/${names.name}`),
+    stewardJob: escapeRegex(names.agent),
+  };
+  const interval = /^(\d+)s$/.exec(k.monitoring.interval)?.[1];
+  return {
+    ruleGroups: renderAlertRules(spec, {
+      ...jobs,
+      ...(interval ? { scrapeIntervalSeconds: Number(interval) } : {}),
+    }).groups,
+    dashboard: renderGrafanaDashboard(spec, jobs),
+  };
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Fields that make no sense on Kubernetes are refused with the fix, not silently ignored. */
