@@ -195,8 +195,31 @@ export function buildProgram(exit: { code: number }): Command {
       "stop the spec's own cluster and restore in its place (its data is moved aside, never deleted)",
     )
     .option('-y, --yes', 'go ahead although the live cluster has newer data than the snapshot')
+    .option(
+      '--runtime <kind>',
+      'local (default) or kubernetes: print the new cluster’s manifests, whose init containers restore each member',
+    )
     .action(function (this: Command, target: string) {
       return run(async () => (await import('./commands/restore.js')).restoreCommand(target, globals(this)))();
+    });
+
+  program
+    .command('restore-member')
+    .description(
+      "(run by the Kubernetes restore init container) fetch and check a backup, build one member's data dir with etcdutl",
+    )
+    .argument('<backup>', 'a backup name, latest, or a snapshot file')
+    .option('--storage <url>', "backup storage (default: the spec's backup.storage)")
+    .requiredOption('--name <member>', 'the member name')
+    .requiredOption('--data-dir <dir>', 'the data dir to build (left alone when it already holds data)')
+    .requiredOption('--initial-cluster <list>', 'NAME=PEER_URL,… of the new cluster')
+    .requiredOption('--initial-cluster-token <token>', 'the new cluster token')
+    .requiredOption('--initial-advertise-peer-urls <url>', "this member's peer URL")
+    .option('--etcdutl <file>', 'the etcdutl binary (default: etcdutl on PATH)')
+    .action(function (this: Command, target: string) {
+      return run(async () =>
+        (await import('./commands/restore-member.js')).restoreMemberCommand(target, globals(this)),
+      )();
     });
 
   program

@@ -182,8 +182,11 @@ export function stewardPodParts(
         'set kubernetes.tls.agentClientSecret to a kubernetes.io/tls Secret signed by the same CA (with ca.crt)',
       );
     }
-    volumes.push({ name: 'client-tls', secret: { secretName: k.tls.agentClientSecret, defaultMode: 0o440 } });
-    mounts.push({ name: 'client-tls', mountPath: AGENT_PATHS.tlsDir, readOnly: true });
+    volumes.push({
+      name: 'steward-tls',
+      secret: { secretName: k.tls.agentClientSecret, defaultMode: 0o440 },
+    });
+    mounts.push({ name: 'steward-tls', mountPath: AGENT_PATHS.tlsDir, readOnly: true });
   }
   const claim = backupClaim(spec, names);
   if (claim) {
