@@ -203,8 +203,31 @@ export function buildProgram(exit: { code: number }): Command {
       '--to-time <time>',
       'point in time: the last revision committed at or before this ISO 8601 time (e.g. 2026-12-04T15:04:05Z)',
     )
+    .option(
+      '--runtime <kind>',
+      'local (default) or kubernetes: print the new cluster’s manifests, whose init containers restore each member',
+    )
     .action(function (this: Command, target: string) {
       return run(async () => (await import('./commands/restore.js')).restoreCommand(target, globals(this)))();
+    });
+
+  program
+    .command('restore-member')
+    .description(
+      "(run by the Kubernetes restore init container) fetch and check a backup, build one member's data dir with etcdutl",
+    )
+    .argument('<backup>', 'a backup name, latest, or a snapshot file')
+    .option('--storage <url>', "backup storage (default: the spec's backup.storage)")
+    .requiredOption('--name <member>', 'the member name')
+    .requiredOption('--data-dir <dir>', 'the data dir to build (left alone when it already holds data)')
+    .requiredOption('--initial-cluster <list>', 'NAME=PEER_URL,… of the new cluster')
+    .requiredOption('--initial-cluster-token <token>', 'the new cluster token')
+    .requiredOption('--initial-advertise-peer-urls <url>', "this member's peer URL")
+    .option('--etcdutl <file>', 'the etcdutl binary (default: etcdutl on PATH)')
+    .action(function (this: Command, target: string) {
+      return run(async () =>
+        (await import('./commands/restore-member.js')).restoreMemberCommand(target, globals(this)),
+      )();
     });
 
   program
@@ -274,6 +297,37 @@ export function buildProgram(exit: { code: number }): Command {
     )
     .action(function (this: Command) {
       return renderAction((m) => m.renderGrafanaCommand(globals(this)))();
+    });
+
+  render
+    .command('kubernetes')
+    .description(
+      'Kubernetes manifests: Services, StatefulSet, PodDisruptionBudget, the agent with RBAC, monitoring (YAML stream)',
+    )
+    .option('--output-dir <dir>', 'write one file per object and a kustomization.yaml into DIR')
+    .action(function (this: Command) {
+      return run(async () =>
+        (await import('./commands/render-kubernetes.js')).renderKubernetesCommand(globals(this)),
+      )();
+    });
+
+  const importer = program.command('import').description('a spec from another tool’s configuration');
+  importer
+    .command('bitnami')
+    .description(
+      "a runtime: kubernetes spec from the Bitnami etcd chart's values files (merged in Helm's order); unmapped values are warned",
+    )
+    .argument('[values...]', 'values files, merged in order (later wins)')
+    .option(
+      '--values <file>',
+      'another values file (repeatable, merged after the arguments)',
+      (v: string, p: string[] = []) => [...p, v],
+    )
+    .option('--out <file>', 'write the spec to FILE instead of stdout')
+    .action(function (this: Command, files: string[]) {
+      return run(async () =>
+        (await import('./commands/import.js')).importBitnamiCommand(files, globals(this)),
+      )();
     });
 
   program

@@ -22,6 +22,8 @@ export interface RestoreOptions extends GlobalOptions {
   readonly yes?: boolean;
   readonly toRevision?: string;
   readonly toTime?: string;
+  /** `kubernetes`: print the new cluster's manifests (init containers restore each member). */
+  readonly runtime?: string;
 }
 
 function targetOf(options: RestoreOptions, spec: Spec): RestoreTarget {
@@ -54,6 +56,10 @@ async function liveCluster(options: RestoreOptions, spec: Spec | undefined) {
 }
 
 export async function restoreCommand(reference: string, options: RestoreOptions): Promise<number> {
+  if (options.runtime === 'kubernetes') return restoreKubernetes(reference, options);
+  if (options.runtime !== undefined && options.runtime !== 'local') {
+    throw new InputError(`--runtime '${options.runtime}': use local (the default) or kubernetes`);
+  }
   const spec = (await loadSpec(options, false)) ?? parseSpec('', undefined);
   const target = targetOf(options, spec);
   const binaries = await resolveEtcd(spec.etcd.version, options.etcdBin ?? spec.etcd.bin);
@@ -147,4 +153,27 @@ export function greptimeNextSteps(result: RestoreResult): string {
     '  2. restart metasrv: its leader caches catalogs, schemas, tables and routes',
     "  3. as GreptimeDB's restore guide says: set the next table id (POST /admin/sequence/table/set-next-id), then run table reconciliation",
   ].join('\n');
+}
+
+/** `restore … --runtime kubernetes --new-cluster NAME`: the new cluster's manifests as one YAML stream. */
+async function restoreKubernetes(reference: string, options: RestoreOptions): Promise<number> {
+  const spec = await loadSpec(options, true);
+  if (!spec) return 2;
+  if (options.into !== undefined || options.replace) {
+    throw new InputError('with --runtime kubernetes, restore into a new cluster: --new-cluster NAME', {
+      hint: 'the old StatefulSet is left running; point the clients at the new one once it is ready',
+    });
+  }
+  const { renderRestore } = await import('../../runtime/kubernetes/render-restore.js');
+  const { toYamlStream } = await import('../../runtime/kubernetes/render.js');
+  const objects = renderRestore(spec, {
+    backup: reference,
+    newClusterName: options.newCluster ?? `${spec.name}-restored`,
+    ...(options.storage !== undefined ? { storage: options.storage } : {}),
+  });
+  process.stdout.write(toYamlStream(objects));
+  process.stderr.write(
+    `apply with kubectl apply -f - (or etcd-steward apply); each member's init container fetches ${reference}, checks it and runs etcdutl snapshot restore\n`,
+  );
+  return 0;
 }
