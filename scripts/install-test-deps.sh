@@ -18,3 +18,4 @@ apt_install() { # package... — installs with apt-get when we may (root), else 
 command -v openssl >/dev/null || apt_install openssl
 bash "$here/install-etcd.sh" ${STEWARD_TEST_LINES:+${STEWARD_TEST_LINES//,/ }}
 bash "$here/install-minio.sh"
+bash "$here/install-kube-apiserver.sh"
