@@ -84,7 +84,7 @@ export async function repointGreptimeDb(options: RepointOptions): Promise<Repoin
       hint: 'check the name and namespace: kubectl get greptimedbclusters -A',
     });
 
-  const meta = ((live['spec'] as { meta?: MetaSpec } | undefined)?.meta ?? {});
+  const meta = (live['spec'] as { meta?: MetaSpec } | undefined)?.meta ?? {};
   const { field, oldEndpoints, patchMeta } = pickField(
     meta,
     options.endpoints,
