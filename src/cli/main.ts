@@ -216,6 +216,20 @@ export function buildProgram(exit: { code: number }): Command {
       return run(async () => (await import('./commands/serve.js')).serveCommand(globals(this)))();
     });
 
+  // `render` parent: the alerts branch adds `render alerts` / `render grafana` beside it.
+  const render = program.command('render').description('print manifests and monitoring files for the spec');
+  render
+    .command('kubernetes')
+    .description(
+      'Kubernetes manifests: Services, StatefulSet, PodDisruptionBudget, the agent with RBAC, monitoring (YAML stream)',
+    )
+    .option('--output-dir <dir>', 'write one file per object and a kustomization.yaml into DIR')
+    .action(function (this: Command) {
+      return run(async () =>
+        (await import('./commands/render-kubernetes.js')).renderKubernetesCommand(globals(this)),
+      )();
+    });
+
   program
     .command('apply')
     .description(

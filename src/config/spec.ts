@@ -207,6 +207,100 @@ const backup = z
     }
   });
 
+/** A Kubernetes resource quantity map such as `{ cpu: '2', memory: 8Gi }`. */
+const quantities = z.partialRecord(
+  z.enum(['cpu', 'memory', 'ephemeral-storage']),
+  z.union([z.string(), z.number()]),
+);
+const resources = z.strictObject({ requests: quantities.optional(), limits: quantities.optional() });
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be lower-case letters, digits and dashes (a DNS label)')
+  .max(63);
+
+/** runtime: kubernetes — what `render kubernetes` puts in the manifests. Secrets are only named, never held. */
+const kubernetes = z.strictObject({
+  namespace: dnsLabel.default('default'),
+  /** The etcd image; default: the official image of etcd.version's line (gcr.io/etcd-development/etcd). */
+  image: z.string().min(1).optional(),
+  imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
+  imagePullSecrets: z.array(z.string().min(1)).default([]),
+  /** StorageClass of the members' volumes (left out: the cluster's default class). */
+  storageClass: z.string().min(1).optional(),
+  /** Size of each member's volume. */
+  storageSize: size.default(8 * 2 ** 30),
+  resources: resources.optional(),
+  /** soft: prefer one member per node; hard: require it (pods stay Pending when nodes are short). */
+  podAntiAffinity: z.enum(['soft', 'hard', 'none']).default('soft'),
+  topologyKey: z.string().default('kubernetes.io/hostname'),
+  tolerations: z.array(z.record(z.string(), z.unknown())).default([]),
+  nodeSelector: z.record(z.string(), z.string()).default({}),
+  /** Type of the client Service (the headless peer Service is always headless). */
+  serviceType: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']).default('ClusterIP'),
+  /** Extra labels on every object. */
+  labels: z.record(z.string(), z.string()).default({}),
+  /** TLS from Secrets of type kubernetes.io/tls with ca.crt (cert-manager's layout). */
+  tls: z
+    .strictObject({
+      /** Serve clients over TLS with this Secret; clients must present a certificate signed by its ca.crt. */
+      clientSecret: z.string().min(1).optional(),
+      /** The certificate the agent and CronJobs present to members (needed with clientSecret). */
+      agentClientSecret: z.string().min(1).optional(),
+      /** Encrypt member-to-member traffic with this Secret. */
+      peerSecret: z.string().min(1).optional(),
+    })
+    .optional(),
+  /** Secret with the agent's API token under `token` (it refuses to listen off loopback without one). */
+  agentTokenSecret: z.string().min(1).optional(),
+  /** Secret holding the etcd password under `password`, for auth.user (the agent reads it into auth.passwordEnv). */
+  authSecret: z.string().min(1).optional(),
+  backup: z
+    .strictObject({
+      /** A file backup storage on a volume: an existing claim (NFS…), or one we create. */
+      pvc: z
+        .strictObject({
+          existingClaim: z.string().min(1).optional(),
+          size: size.default(16 * 2 ** 30),
+          storageClass: z.string().min(1).optional(),
+          accessModes: z
+            .array(z.enum(['ReadWriteOnce', 'ReadWriteMany', 'ReadWriteOncePod']))
+            .default(['ReadWriteOnce']),
+        })
+        .optional(),
+      /** S3 storage: a Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN). */
+      s3CredentialsSecret: z.string().min(1).optional(),
+    })
+    .optional(),
+  /** The etcd-steward image (agent, CronJobs, restore init container); see the Dockerfile. */
+  agentImage: z.string().min(1).optional(),
+  agentResources: resources.optional(),
+  /** agent: the agent runs backup/defrag schedules; cronjobs: CronJobs run them (the agent still serves metrics). */
+  schedules: z.enum(['agent', 'cronjobs']).default('agent'),
+  cronJobs: z
+    .strictObject({
+      successfulJobsHistoryLimit: z.number().int().min(0).default(3),
+      failedJobsHistoryLimit: z.number().int().min(0).default(1),
+    })
+    .prefault({}),
+  /** prometheus-operator objects: labels your Prometheus selects (e.g. release: prometheus). */
+  monitoring: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      labels: z.record(z.string(), z.string()).default({}),
+      interval: z.string().default('30s'),
+      scrapeTimeout: z.string().optional(),
+      /** Grafana dashboard ConfigMap (the sidecar's grafana_dashboard label). */
+      dashboard: z.boolean().default(true),
+    })
+    .prefault({}),
+});
+
+/** The GreptimeDBCluster that uses this etcd (restore re-points it). */
+const greptimedb = z.strictObject({
+  cluster: dnsLabel,
+  namespace: dnsLabel.default('default'),
+});
+
 /** The spec's schema; `parseSpec` in load.ts turns its issues into readable messages. */
 export const specSchema = z
   .strictObject({
@@ -215,7 +309,7 @@ export const specSchema = z
       .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be lower-case letters, digits and dashes (a DNS label)')
       .max(40)
       .default('etcd'),
-    runtime: z.enum(['local', 'external']).default('local'),
+    runtime: z.enum(['local', 'external', 'kubernetes']).default('local'),
     members: z.number().int().min(1).max(9).default(3),
     /** Local runtime: where members keep data, logs and the cluster's state file. */
     dataDir: z.string().default('./.steward'),
@@ -232,6 +326,8 @@ export const specSchema = z
     tls: tls.optional(),
     auth: auth.optional(),
     backup: backup.optional(),
+    kubernetes: kubernetes.optional(),
+    greptimedb: greptimedb.optional(),
   })
   .superRefine((value, ctx) => {
     if (value.runtime === 'external' && (value.endpoints ?? []).length === 0) {

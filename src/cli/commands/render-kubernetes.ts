@@ -1,0 +1,30 @@
+/**
+ * `etcd-steward render kubernetes [--config FILE] [--output-dir DIR]`: the spec's cluster as
+ * Kubernetes manifests — one YAML stream on stdout, or one file per object plus a
+ * kustomization.yaml in DIR.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { renderKubernetes, toFiles, toYamlStream } from '../../runtime/kubernetes/render.js';
+import { loadSpec, type GlobalOptions } from '../context.js';
+
+export interface RenderKubernetesOptions extends GlobalOptions {
+  readonly outputDir?: string;
+}
+
+export async function renderKubernetesCommand(options: RenderKubernetesOptions): Promise<number> {
+  const spec = await loadSpec(options, true);
+  if (!spec) return 2;
+  const objects = renderKubernetes(spec);
+  if (options.outputDir === undefined) {
+    process.stdout.write(toYamlStream(objects));
+    return 0;
+  }
+  await mkdir(options.outputDir, { recursive: true });
+  const files = toFiles(objects);
+  for (const file of files) await writeFile(path.join(options.outputDir, file.name), file.content);
+  process.stderr.write(
+    `wrote ${objects.length} objects and kustomization.yaml to ${options.outputDir} (kubectl apply -k ${options.outputDir})\n`,
+  );
+  return 0;
+}

@@ -1,0 +1,461 @@
+/**
+ * The agent on Kubernetes: its spec as a ConfigMap (the cluster seen from inside: runtime external,
+ * the members' DNS names), a Deployment running `etcd-steward serve`, a Service for its API and
+ * metrics, least-privilege RBAC, the backup PVC when asked, and — with `schedules: cronjobs` —
+ * CronJobs that run `backup create` and `defrag` instead of the agent's schedules.
+ */
+import { stringify } from 'yaml';
+import { specSchema, type Spec } from '../../config/spec.js';
+import { goDuration } from './render-etcd.js';
+import { AGENT_PATHS, AGENT_UID, defaultAgentImage } from './render-images.js';
+import {
+  commonLabels,
+  kubeInputError,
+  kubernetesSettings,
+  quantity,
+  type ClusterNames,
+  type KubeObject,
+} from './render-types.js';
+
+/** Top-level spec fields this module writes itself; any other (defrag, monitoring…) is passed through. */
+const WRITTEN = new Set([
+  'name',
+  'runtime',
+  'members',
+  'dataDir',
+  'ports',
+  'endpoints',
+  'etcd',
+  'tls',
+  'auth',
+  'backup',
+  'kubernetes',
+  'greptimedb',
+  'source',
+]);
+
+/** The env variable holding the agent's API token (the agent's `monitoring.tokenEnv` default). */
+const TOKEN_ENV = 'ETCD_STEWARD_TOKEN';
+const AGENT_PORT = 9779;
+
+/** The backup storage as seen from inside the cluster: file storage lives on the backup PVC. */
+export function inClusterStorage(spec: Spec): string | undefined {
+  const storage = spec.backup?.storage;
+  if (storage === undefined) return undefined;
+  if (storage.startsWith('s3://')) return storage;
+  if (!kubernetesSettings(spec).backup?.pvc) {
+    throw kubeInputError(
+      `backup.storage is a file path (${storage}), and on Kubernetes files need a volume`,
+      'set kubernetes.backup.pvc (existingClaim: NAME for an NFS claim you have, or size: 50GiB to create one), or use s3://bucket/prefix',
+    );
+  }
+  return `file://${AGENT_PATHS.backupDir}`;
+}
+
+/** The name of the backup PVC the pods mount, if backups are on a volume. */
+function backupClaim(spec: Spec, names: ClusterNames): string | undefined {
+  const pvc = kubernetesSettings(spec).backup?.pvc;
+  if (!pvc || spec.backup?.storage.startsWith('s3://')) return undefined;
+  return pvc.existingClaim ?? `${names.name}-backups`;
+}
+
+/** The spec the agent reads (steward.yaml in the ConfigMap): the same cluster, seen from a pod. */
+export function agentSpec(spec: Spec, names: ClusterNames): Record<string, unknown> {
+  const k = kubernetesSettings(spec);
+  const cronjobs = k.schedules === 'cronjobs';
+  const e = spec.etcd;
+  const doc: Record<string, unknown> = {
+    name: spec.name,
+    runtime: 'external',
+    members: spec.members,
+    endpoints: names.clientUrls(),
+    etcd: {
+      version: e.version,
+      quotaBackendBytes: e.quotaBackendBytes,
+      autoCompaction: {
+        mode: e.autoCompaction.mode,
+        retention:
+          e.autoCompaction.retentionMs !== undefined
+            ? goDuration(e.autoCompaction.retentionMs)
+            : e.autoCompaction.retention,
+      },
+      electionTimeoutMs: e.electionTimeoutMs,
+      heartbeatMs: e.heartbeatMs,
+      snapshotCount: e.snapshotCount,
+      maxRequestBytes: e.maxRequestBytes,
+      logLevel: e.logLevel,
+    },
+  };
+  if (names.clientTls) {
+    doc['tls'] = {
+      caFile: `${AGENT_PATHS.tlsDir}/ca.crt`,
+      certFile: `${AGENT_PATHS.tlsDir}/tls.crt`,
+      keyFile: `${AGENT_PATHS.tlsDir}/tls.key`,
+    };
+  }
+  if (spec.auth) doc['auth'] = { user: spec.auth.user, passwordEnv: spec.auth.passwordEnv };
+  if (spec.backup) {
+    const { retention, s3, schedule, storage: _storage, ...rest } = spec.backup;
+    const backup: Record<string, unknown> = { ...rest, storage: inClusterStorage(spec) };
+    if (schedule !== undefined && !cronjobs) backup['schedule'] = schedule;
+    backup['retention'] = Object.fromEntries(
+      Object.entries({ keepLast: retention.keepLast, maxAge: retention.maxAge }).filter(
+        ([, v]) => v !== undefined,
+      ),
+    );
+    if (s3) {
+      // Keys come from the credentials Secret as AWS_* variables; local files and variable names stay out.
+      const { endpoint, region, forcePathStyle } = s3;
+      backup['s3'] = Object.fromEntries(
+        Object.entries({ endpoint, region, forcePathStyle }).filter(([, v]) => v !== undefined),
+      );
+    }
+    doc['backup'] = backup;
+  }
+  for (const [key, value] of Object.entries(spec)) {
+    if (WRITTEN.has(key) || value === undefined) continue;
+    doc[key] = value;
+  }
+  // Blocks other parts of etcd-steward add to the spec (agent: defrag, monitoring).
+  const defrag = doc['defrag'] as Record<string, unknown> | undefined;
+  if (defrag && cronjobs) {
+    const { schedule: _schedule, ...rest } = defrag;
+    doc['defrag'] = rest;
+  }
+  if ('monitoring' in specSchema.shape) {
+    const { tokenFile: _tokenFile, ...monitoring } = (doc['monitoring'] ?? {}) as Record<string, unknown>;
+    doc['monitoring'] = { ...monitoring, listen: `0.0.0.0:${AGENT_PORT}`, tokenEnv: TOKEN_ENV };
+  }
+  if (spec.greptimedb) doc['greptimedb'] = { ...spec.greptimedb };
+  return doc;
+}
+
+/** Env, volumes and mounts every etcd-steward pod (agent, CronJob, restore init) needs. */
+export function stewardPodParts(
+  spec: Spec,
+  names: ClusterNames,
+  options: { config: boolean; token: boolean },
+): {
+  env: Record<string, unknown>[];
+  envFrom: Record<string, unknown>[];
+  volumes: Record<string, unknown>[];
+  mounts: Record<string, unknown>[];
+} {
+  const k = kubernetesSettings(spec);
+  const env: Record<string, unknown>[] = [{ name: 'ETCD_STEWARD_CACHE', value: AGENT_PATHS.workDir }];
+  const envFrom: Record<string, unknown>[] = [];
+  const volumes: Record<string, unknown>[] = [{ name: 'work', emptyDir: {} }];
+  const mounts: Record<string, unknown>[] = [{ name: 'work', mountPath: AGENT_PATHS.workDir }];
+  if (options.token) {
+    env.push({
+      name: TOKEN_ENV,
+      valueFrom: { secretKeyRef: { name: k.agentTokenSecret ?? `${names.agent}-token`, key: 'token' } },
+    });
+  }
+  if (spec.auth) {
+    if (!k.authSecret) {
+      throw kubeInputError(
+        `auth.user is '${spec.auth.user}', and no Secret holds its password`,
+        'create one (kubectl create secret generic etcd-auth --from-literal=password=…) and set kubernetes.authSecret: etcd-auth',
+      );
+    }
+    env.push({
+      name: spec.auth.passwordEnv,
+      valueFrom: { secretKeyRef: { name: k.authSecret, key: 'password' } },
+    });
+  }
+  if (spec.backup?.storage.startsWith('s3://')) {
+    if (k.backup?.s3CredentialsSecret) envFrom.push({ secretRef: { name: k.backup.s3CredentialsSecret } });
+  }
+  if (options.config) {
+    volumes.push({ name: 'config', configMap: { name: `${names.agent}-config` } });
+    mounts.push({ name: 'config', mountPath: AGENT_PATHS.configDir, readOnly: true });
+  }
+  if (names.clientTls) {
+    if (!k.tls?.agentClientSecret) {
+      throw kubeInputError(
+        'kubernetes.tls.clientSecret makes members require client certificates, and etcd-steward has none',
+        'set kubernetes.tls.agentClientSecret to a kubernetes.io/tls Secret signed by the same CA (with ca.crt)',
+      );
+    }
+    volumes.push({ name: 'client-tls', secret: { secretName: k.tls.agentClientSecret, defaultMode: 0o440 } });
+    mounts.push({ name: 'client-tls', mountPath: AGENT_PATHS.tlsDir, readOnly: true });
+  }
+  const claim = backupClaim(spec, names);
+  if (claim) {
+    volumes.push({ name: 'backups', persistentVolumeClaim: { claimName: claim } });
+    mounts.push({ name: 'backups', mountPath: AGENT_PATHS.backupDir });
+  }
+  return { env, envFrom, volumes, mounts };
+}
+
+/** Pod and container security settings of etcd-steward pods: the image's non-root user, nothing more. */
+export const STEWARD_POD_SECURITY = {
+  runAsNonRoot: true,
+  runAsUser: AGENT_UID,
+  runAsGroup: AGENT_UID,
+  fsGroup: AGENT_UID,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+export const STEWARD_CONTAINER_SECURITY = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+};
+
+export function agentImage(spec: Spec): string {
+  return kubernetesSettings(spec).agentImage ?? defaultAgentImage();
+}
+
+function podExtras(spec: Spec): Record<string, unknown> {
+  const k = kubernetesSettings(spec);
+  return {
+    ...(k.tolerations.length > 0 ? { tolerations: k.tolerations } : {}),
+    ...(Object.keys(k.nodeSelector).length > 0 ? { nodeSelector: k.nodeSelector } : {}),
+    ...(k.imagePullSecrets.length > 0
+      ? { imagePullSecrets: k.imagePullSecrets.map((name) => ({ name })) }
+      : {}),
+  };
+}
+
+/** ServiceAccount, Role and RoleBinding: read pods and StatefulSets here; patch only the named GreptimeDBCluster. */
+export function renderRbac(spec: Spec, names: ClusterNames): KubeObject[] {
+  const labels = { ...commonLabels(spec, 'agent'), 'app.kubernetes.io/name': 'etcd-steward' };
+  const subject = { kind: 'ServiceAccount', name: names.agent, namespace: names.namespace };
+  const objects: KubeObject[] = [
+    {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: names.agent, namespace: names.namespace, labels },
+      automountServiceAccountToken: true,
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: names.agent, namespace: names.namespace, labels },
+      rules: [
+        { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+        {
+          apiGroups: ['apps'],
+          resources: ['statefulsets'],
+          resourceNames: [names.name],
+          verbs: ['get', 'watch'],
+        },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: names.agent, namespace: names.namespace, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: names.agent },
+      subjects: [subject],
+    },
+  ];
+  const g = spec.greptimedb;
+  if (g) {
+    const name = `${names.agent}-greptimedb`;
+    const meta = { name, namespace: g.namespace, labels };
+    objects.push(
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: meta,
+        rules: [
+          {
+            apiGroups: ['greptime.io'],
+            resources: ['greptimedbclusters'],
+            resourceNames: [g.cluster],
+            verbs: ['get', 'patch'],
+          },
+        ],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: meta,
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+        subjects: [subject],
+      },
+    );
+  }
+  return objects;
+}
+
+/** The agent's spec as a ConfigMap. */
+export function renderAgentConfig(spec: Spec, names: ClusterNames): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: `${names.agent}-config`,
+      namespace: names.namespace,
+      labels: { ...commonLabels(spec, 'agent'), 'app.kubernetes.io/name': 'etcd-steward' },
+    },
+    data: {
+      'steward.yaml': stringify(agentSpec(spec, names), { lineWidth: 0, aliasDuplicateObjects: false }),
+    },
+  };
+}
+
+/** The backup PVC, when the spec asks for one to be created (an existing claim is only mounted). */
+export function renderBackupClaim(spec: Spec, names: ClusterNames): KubeObject[] {
+  const pvc = kubernetesSettings(spec).backup?.pvc;
+  if (!pvc || pvc.existingClaim || !spec.backup || spec.backup.storage.startsWith('s3://')) return [];
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: {
+        name: `${names.name}-backups`,
+        namespace: names.namespace,
+        labels: commonLabels(spec, 'backups'),
+        // Backups outlive the manifests: `kubectl delete -k` leaves this claim alone.
+        annotations: { 'helm.sh/resource-policy': 'keep' },
+      },
+      spec: {
+        accessModes: pvc.accessModes,
+        ...(pvc.storageClass ? { storageClassName: pvc.storageClass } : {}),
+        resources: { requests: { storage: quantity(pvc.size) } },
+      },
+    },
+  ];
+}
+
+/** The agent: one replica (one scheduler), `etcd-steward serve`, and a Service for its API and /metrics. */
+export function renderAgent(spec: Spec, names: ClusterNames): KubeObject[] {
+  const k = kubernetesSettings(spec);
+  const parts = stewardPodParts(spec, names, { config: true, token: true });
+  const labels = { ...commonLabels(spec, 'agent'), ...names.agentSelector() };
+  return [
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: names.agent, namespace: names.namespace, labels },
+      spec: {
+        replicas: 1,
+        // Never two agents at once: two schedulers would take every backup twice.
+        strategy: { type: 'Recreate' },
+        selector: { matchLabels: names.agentSelector() },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: names.agent,
+            securityContext: STEWARD_POD_SECURITY,
+            containers: [
+              {
+                name: 'agent',
+                image: agentImage(spec),
+                imagePullPolicy: k.imagePullPolicy,
+                args: ['serve', '--config', AGENT_PATHS.configFile],
+                env: parts.env,
+                ...(parts.envFrom.length > 0 ? { envFrom: parts.envFrom } : {}),
+                ports: [{ name: 'http', containerPort: AGENT_PORT }],
+                livenessProbe: {
+                  httpGet: { path: '/metrics', port: 'http' },
+                  periodSeconds: 20,
+                  timeoutSeconds: 5,
+                  failureThreshold: 6,
+                },
+                readinessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 10 },
+                ...(k.agentResources ? { resources: k.agentResources } : {}),
+                securityContext: STEWARD_CONTAINER_SECURITY,
+                volumeMounts: parts.mounts,
+              },
+            ],
+            volumes: parts.volumes,
+            ...podExtras(spec),
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: names.agent, namespace: names.namespace, labels },
+      spec: {
+        type: 'ClusterIP',
+        selector: names.agentSelector(),
+        ports: [{ name: 'http', port: AGENT_PORT, targetPort: 'http' }],
+      },
+    },
+  ];
+}
+
+/** The defrag block other parts add to the spec (schedule, rule, compactFirst), if present. */
+function defragSettings(
+  spec: Spec,
+): { schedule?: string; rule?: string; compactFirst?: boolean } | undefined {
+  return (spec as unknown as Record<string, unknown>)['defrag'] as
+    { schedule?: string; rule?: string; compactFirst?: boolean } | undefined;
+}
+
+/** With `schedules: cronjobs`: backup and defrag as CronJobs (never two runs at once). */
+export function renderCronJobs(spec: Spec, names: ClusterNames): KubeObject[] {
+  const k = kubernetesSettings(spec);
+  if (k.schedules !== 'cronjobs') return [];
+  const jobs: { name: string; schedule: string; args: string[] }[] = [];
+  if (spec.backup?.schedule) {
+    jobs.push({
+      name: `${names.name}-backup`,
+      schedule: spec.backup.schedule,
+      args: ['backup', 'create', '--config', AGENT_PATHS.configFile],
+    });
+  }
+  const defrag = defragSettings(spec);
+  if (defrag?.schedule) {
+    jobs.push({
+      name: `${names.name}-defrag`,
+      schedule: defrag.schedule,
+      args: [
+        'defrag',
+        '--config',
+        AGENT_PATHS.configFile,
+        ...(defrag.rule ? ['--rule', defrag.rule] : []),
+        ...(defrag.compactFirst ? ['--compact'] : []),
+      ],
+    });
+  }
+  const parts = stewardPodParts(spec, names, { config: true, token: false });
+  return jobs.map((job) => {
+    const labels = { ...commonLabels(spec, 'cronjob'), 'app.kubernetes.io/name': 'etcd-steward' };
+    return {
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: { name: job.name, namespace: names.namespace, labels },
+      spec: {
+        schedule: job.schedule,
+        concurrencyPolicy: 'Forbid',
+        successfulJobsHistoryLimit: k.cronJobs.successfulJobsHistoryLimit,
+        failedJobsHistoryLimit: k.cronJobs.failedJobsHistoryLimit,
+        jobTemplate: {
+          spec: {
+            // A failed run is reported (exit 1, failed Job) rather than retried blindly.
+            backoffLimit: 0,
+            template: {
+              metadata: { labels },
+              spec: {
+                restartPolicy: 'Never',
+                serviceAccountName: names.agent,
+                securityContext: STEWARD_POD_SECURITY,
+                containers: [
+                  {
+                    name: 'steward',
+                    image: agentImage(spec),
+                    imagePullPolicy: k.imagePullPolicy,
+                    args: job.args,
+                    env: parts.env,
+                    ...(parts.envFrom.length > 0 ? { envFrom: parts.envFrom } : {}),
+                    securityContext: STEWARD_CONTAINER_SECURITY,
+                    volumeMounts: parts.mounts,
+                  },
+                ],
+                volumes: parts.volumes,
+                ...podExtras(spec),
+              },
+            },
+          },
+        },
+      },
+    };
+  });
+}

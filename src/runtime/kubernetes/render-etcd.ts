@@ -1,0 +1,269 @@
+/**
+ * The etcd members on Kubernetes: a headless Service (peer DNS), a client Service, a StatefulSet
+ * of the official etcd image bootstrapped statically from the spec, and a PodDisruptionBudget that
+ * never lets a voluntary eviction break quorum.
+ */
+import type { Spec } from '../../config/spec.js';
+import { defaultEtcdImage, DEFAULT_ETCD_VERSIONS, ETCD_PATHS, ETCD_UID } from './render-images.js';
+import {
+  commonLabels,
+  kubernetesSettings,
+  quantity,
+  type ClusterNames,
+  type KubeObject,
+} from './render-types.js';
+
+/** Which health paths an etcd version serves: /livez and /readyz from 3.5.11 on, else /health. */
+export function probePaths(version: string): { live: string; ready: string } {
+  const [major = 0, minor = 0, patch = 0] = version.split('.').map((p) => Number.parseInt(p, 10));
+  const modern = major > 3 || (major === 3 && (minor > 5 || (minor === 5 && patch >= 11)));
+  return modern
+    ? { live: '/livez', ready: '/readyz' }
+    : { live: '/health?serializable=true', ready: '/health' };
+}
+
+/** The version in an image tag (`…/etcd:v3.6.16` → `3.6.16`), or the default of the spec's line. */
+export function imageVersion(spec: Spec, image: string): string {
+  const tag = /:v?(\d+\.\d+\.\d+)[^:/]*$/.exec(image)?.[1];
+  return tag ?? DEFAULT_ETCD_VERSIONS[spec.etcd.version];
+}
+
+/** A Go duration etcd reads back the same (`3600000` ms → `1h`). */
+export function goDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/** What goes into a member's command line besides its name and URLs: the spec's etcd settings. */
+export function etcdFlags(spec: Spec): string[] {
+  const e = spec.etcd;
+  const retention =
+    e.autoCompaction.retentionMs !== undefined
+      ? goDuration(e.autoCompaction.retentionMs)
+      : e.autoCompaction.retention;
+  const flags = [
+    `--quota-backend-bytes=${e.quotaBackendBytes}`,
+    `--auto-compaction-mode=${e.autoCompaction.mode}`,
+    `--auto-compaction-retention=${retention}`,
+    `--election-timeout=${e.electionTimeoutMs}`,
+    `--heartbeat-interval=${e.heartbeatMs}`,
+    `--snapshot-count=${e.snapshotCount}`,
+    `--max-request-bytes=${e.maxRequestBytes}`,
+    `--log-level=${e.logLevel}`,
+    '--logger=zap',
+  ];
+  if (e.unsafeNoFsync) flags.push('--unsafe-no-fsync');
+  if (e.stopGrpcServiceOnDefrag) {
+    flags.push(
+      e.version === '3.5'
+        ? '--experimental-stop-grpc-service-on-defrag'
+        : '--feature-gates=StopGRPCServiceOnDefrag=true',
+    );
+  }
+  return [...flags, ...e.extraArgs];
+}
+
+/** The headless Service (stable member DNS, published before pods are ready) and the client Service. */
+export function renderServices(spec: Spec, names: ClusterNames): KubeObject[] {
+  const k = kubernetesSettings(spec);
+  const labels = { ...commonLabels(spec, 'etcd', names.name), 'app.kubernetes.io/name': 'etcd' };
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: names.headless, namespace: names.namespace, labels },
+      spec: {
+        clusterIP: 'None',
+        // Members must find each other while bootstrapping, before any of them is ready.
+        publishNotReadyAddresses: true,
+        selector: names.selector(),
+        ports: [
+          { name: 'client', port: 2379, targetPort: 'client' },
+          { name: 'peer', port: 2380, targetPort: 'peer' },
+          { name: 'metrics', port: 2381, targetPort: 'metrics' },
+        ],
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: names.client, namespace: names.namespace, labels },
+      spec: {
+        type: k.serviceType,
+        selector: names.selector(),
+        ports: [{ name: 'client', port: 2379, targetPort: 'client' }],
+      },
+    },
+  ];
+}
+
+export interface StatefulSetOptions {
+  /** Token of the new cluster (static bootstrap); a restored cluster gets a fresh one. */
+  readonly token: string;
+  /** Containers that run before etcd (restore: fetch the backup and build the member's data dir). */
+  readonly initContainers?: readonly Record<string, unknown>[];
+  /** Pod volumes the init containers need. */
+  readonly volumes?: readonly Record<string, unknown>[];
+  /** Pod annotations. */
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+function affinity(spec: Spec, names: ClusterNames): Record<string, unknown> | undefined {
+  const k = kubernetesSettings(spec);
+  const term = { labelSelector: { matchLabels: names.selector() }, topologyKey: k.topologyKey };
+  if (k.podAntiAffinity === 'none') return undefined;
+  if (k.podAntiAffinity === 'hard') {
+    return { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } };
+  }
+  return {
+    podAntiAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }],
+    },
+  };
+}
+
+/** The members: one StatefulSet, pods NAME-0…NAME-(n-1), each with its own volume. */
+export function renderStatefulSet(spec: Spec, names: ClusterNames, options: StatefulSetOptions): KubeObject {
+  const k = kubernetesSettings(spec);
+  const image = k.image ?? defaultEtcdImage(spec.etcd.version);
+  const probes = probePaths(imageVersion(spec, image));
+  const clientScheme = names.clientTls ? 'https' : 'http';
+  const peerScheme = names.peerTls ? 'https' : 'http';
+  const host = `$(POD_NAME).${names.headless}.${names.namespace}.svc.${names.clusterDomain}`;
+  const args = [
+    '--name=$(POD_NAME)',
+    `--data-dir=${ETCD_PATHS.dataDir}`,
+    `--listen-client-urls=${clientScheme}://0.0.0.0:2379`,
+    `--advertise-client-urls=${clientScheme}://${host}:2379`,
+    `--listen-peer-urls=${peerScheme}://0.0.0.0:2380`,
+    `--initial-advertise-peer-urls=${peerScheme}://${host}:2380`,
+    `--initial-cluster=${names.initialCluster()}`,
+    '--initial-cluster-state=new',
+    `--initial-cluster-token=${options.token}`,
+    // Plain HTTP metrics and health on their own port: probes and Prometheus need no client certificate.
+    '--listen-metrics-urls=http://0.0.0.0:2381',
+    ...etcdFlags(spec),
+  ];
+  const volumeMounts: Record<string, unknown>[] = [{ name: 'data', mountPath: ETCD_PATHS.volume }];
+  const volumes: Record<string, unknown>[] = [...(options.volumes ?? [])];
+  if (k.tls?.clientSecret) {
+    const dir = ETCD_PATHS.clientTls;
+    args.push(
+      `--cert-file=${dir}/tls.crt`,
+      `--key-file=${dir}/tls.key`,
+      `--trusted-ca-file=${dir}/ca.crt`,
+      '--client-cert-auth',
+    );
+    volumeMounts.push({ name: 'client-tls', mountPath: dir, readOnly: true });
+    volumes.push({ name: 'client-tls', secret: { secretName: k.tls.clientSecret, defaultMode: 0o440 } });
+  }
+  if (k.tls?.peerSecret) {
+    const dir = ETCD_PATHS.peerTls;
+    args.push(
+      `--peer-cert-file=${dir}/tls.crt`,
+      `--peer-key-file=${dir}/tls.key`,
+      `--peer-trusted-ca-file=${dir}/ca.crt`,
+      '--peer-client-cert-auth',
+    );
+    volumeMounts.push({ name: 'peer-tls', mountPath: dir, readOnly: true });
+    volumes.push({ name: 'peer-tls', secret: { secretName: k.tls.peerSecret, defaultMode: 0o440 } });
+  }
+  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+    httpGet: { path, port: 'metrics', scheme: 'HTTP' },
+    periodSeconds,
+    timeoutSeconds: 5,
+    failureThreshold,
+  });
+  const labels = { ...commonLabels(spec, 'etcd', names.name), 'app.kubernetes.io/name': 'etcd' };
+  const podSpec: Record<string, unknown> = {
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: ETCD_UID,
+      runAsGroup: ETCD_UID,
+      fsGroup: ETCD_UID,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    ...(options.initContainers ? { initContainers: options.initContainers } : {}),
+    containers: [
+      {
+        name: 'etcd',
+        image,
+        imagePullPolicy: k.imagePullPolicy,
+        command: [ETCD_PATHS.binary],
+        args,
+        env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+        ports: [
+          { name: 'client', containerPort: 2379 },
+          { name: 'peer', containerPort: 2380 },
+          { name: 'metrics', containerPort: 2381 },
+        ],
+        // /livez needs no leader, so a member waiting for its peers is not restarted; /readyz does.
+        startupProbe: probe(probes.live, 10, 30),
+        livenessProbe: probe(probes.live, 10, 8),
+        readinessProbe: probe(probes.ready, 5, 3),
+        ...(k.resources ? { resources: k.resources } : {}),
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ['ALL'] },
+        },
+        volumeMounts,
+      },
+    ],
+    ...(volumes.length > 0 ? { volumes } : {}),
+    // A member gets time to hand over leadership and close its files.
+    terminationGracePeriodSeconds: 30,
+  };
+  const aff = affinity(spec, names);
+  if (aff) podSpec['affinity'] = aff;
+  if (k.tolerations.length > 0) podSpec['tolerations'] = k.tolerations;
+  if (Object.keys(k.nodeSelector).length > 0) podSpec['nodeSelector'] = k.nodeSelector;
+  if (k.imagePullSecrets.length > 0)
+    podSpec['imagePullSecrets'] = k.imagePullSecrets.map((name) => ({ name }));
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: names.name, namespace: names.namespace, labels },
+    spec: {
+      serviceName: names.headless,
+      replicas: names.members,
+      // Static bootstrap: every member must start at once (OrderedReady would wait for a quorum that cannot form).
+      podManagementPolicy: 'Parallel',
+      updateStrategy: { type: 'RollingUpdate' },
+      selector: { matchLabels: names.selector() },
+      template: {
+        metadata: { labels, ...(options.annotations ? { annotations: options.annotations } : {}) },
+        spec: podSpec,
+      },
+      volumeClaimTemplates: [
+        {
+          apiVersion: 'v1',
+          kind: 'PersistentVolumeClaim',
+          metadata: { name: 'data', labels: names.selector() },
+          spec: {
+            accessModes: ['ReadWriteOnce'],
+            ...(k.storageClass ? { storageClassName: k.storageClass } : {}),
+            resources: { requests: { storage: quantity(k.storageSize) } },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** Voluntary evictions (drains, upgrades) never take down more members than quorum tolerates. */
+export function renderDisruptionBudget(spec: Spec, names: ClusterNames): KubeObject {
+  const quorum = Math.floor(names.members / 2) + 1;
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: {
+      name: names.name,
+      namespace: names.namespace,
+      labels: { ...commonLabels(spec, 'etcd', names.name), 'app.kubernetes.io/name': 'etcd' },
+    },
+    spec: { maxUnavailable: names.members - quorum, selector: { matchLabels: names.selector() } },
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * The plain objects `render kubernetes` produces and the names every rendered object shares
+ * (labels, Service names, member DNS names), so the etcd, agent, monitoring and restore parts
+ * agree on them.
+ */
+import type { Spec } from '../../config/spec.js';
+import { InputError } from '../../errors.js';
+
+/** A Kubernetes object as plain data (apiVersion, kind, metadata and the rest). */
+export interface KubeObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly annotations?: Readonly<Record<string, string>>;
+  };
+  readonly [field: string]: unknown;
+}
+
+/** The spec's `kubernetes` block with its defaults (a spec without one renders with the defaults). */
+export type KubernetesSettings = NonNullable<Spec['kubernetes']>;
+
+/** The cluster's Kubernetes settings, defaults filled in when the spec has no `kubernetes` block. */
+export function kubernetesSettings(spec: Spec): KubernetesSettings {
+  return (
+    spec.kubernetes ?? {
+      namespace: 'default',
+      imagePullPolicy: 'IfNotPresent',
+      imagePullSecrets: [],
+      storageSize: 8 * 2 ** 30,
+      podAntiAffinity: 'soft',
+      topologyKey: 'kubernetes.io/hostname',
+      tolerations: [],
+      nodeSelector: {},
+      serviceType: 'ClusterIP',
+      labels: {},
+      schedules: 'agent',
+      cronJobs: { successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 1 },
+      monitoring: { enabled: true, labels: {}, interval: '30s', dashboard: true },
+    }
+  );
+}
+
+/** Names of one etcd cluster's objects: StatefulSet `NAME`, Services `NAME` and `NAME-headless`. */
+export class ClusterNames {
+  constructor(
+    readonly name: string,
+    readonly namespace: string,
+    readonly members: number,
+    readonly clientTls: boolean,
+    readonly peerTls: boolean,
+    readonly clusterDomain = 'cluster.local',
+  ) {}
+
+  get headless(): string {
+    return `${this.name}-headless`;
+  }
+  get client(): string {
+    return this.name;
+  }
+  get agent(): string {
+    return `${this.name}-steward`;
+  }
+  memberName(index: number): string {
+    return `${this.name}-${index}`;
+  }
+  memberHost(member: string): string {
+    return `${member}.${this.headless}.${this.namespace}.svc.${this.clusterDomain}`;
+  }
+  peerUrl(member: string): string {
+    return `${this.peerTls ? 'https' : 'http'}://${this.memberHost(member)}:2380`;
+  }
+  clientUrl(member: string): string {
+    return `${this.clientTls ? 'https' : 'http'}://${this.memberHost(member)}:2379`;
+  }
+  /** `etcd-0=http://etcd-0.etcd-headless.ns.svc.cluster.local:2380,…` */
+  initialCluster(): string {
+    return this.memberNames()
+      .map((m) => `${m}=${this.peerUrl(m)}`)
+      .join(',');
+  }
+  memberNames(): string[] {
+    return Array.from({ length: this.members }, (_, i) => this.memberName(i));
+  }
+  /** Every member's client URL: what the agent, CronJobs and GreptimeDB use. */
+  clientUrls(): string[] {
+    return this.memberNames().map((m) => this.clientUrl(m));
+  }
+  /** The client Service's address, as GreptimeDB's metasrv wants it (host:port). */
+  serviceAddress(): string {
+    return `${this.client}.${this.namespace}.svc.${this.clusterDomain}:2379`;
+  }
+  /** Labels that select this cluster's etcd pods. */
+  selector(): Record<string, string> {
+    return { 'app.kubernetes.io/name': 'etcd', 'app.kubernetes.io/instance': this.name };
+  }
+  agentSelector(): Record<string, string> {
+    return { 'app.kubernetes.io/name': 'etcd-steward', 'app.kubernetes.io/instance': this.name };
+  }
+}
+
+/** The names of the spec's cluster. */
+export function clusterNames(spec: Spec, name = spec.name): ClusterNames {
+  const k = kubernetesSettings(spec);
+  return new ClusterNames(
+    name,
+    k.namespace,
+    spec.members,
+    k.tls?.clientSecret !== undefined,
+    k.tls?.peerSecret !== undefined,
+  );
+}
+
+/** Labels every object of the cluster carries. */
+export function commonLabels(spec: Spec, component: string, name = spec.name): Record<string, string> {
+  return {
+    'app.kubernetes.io/instance': name,
+    'app.kubernetes.io/component': component,
+    'app.kubernetes.io/part-of': 'etcd-steward',
+    'app.kubernetes.io/managed-by': 'etcd-steward',
+    ...kubernetesSettings(spec).labels,
+  };
+}
+
+/** A spec that cannot run on Kubernetes as written: says which field and how to fix it. */
+export function kubeInputError(message: string, hint: string): InputError {
+  return new InputError(message, { hint });
+}
+
+/** A byte count as a Kubernetes quantity: `8Gi`, `512Mi`, or plain bytes. */
+export function quantity(bytes: number): string {
+  if (bytes % 2 ** 30 === 0) return `${bytes / 2 ** 30}Gi`;
+  if (bytes % 2 ** 20 === 0) return `${bytes / 2 ** 20}Mi`;
+  return String(bytes);
+}

@@ -1,0 +1,87 @@
+/**
+ * `render kubernetes`: the whole cluster and its care as Kubernetes objects, in a stable order —
+ * agent RBAC and config, backup PVC, Services, the etcd StatefulSet, its PodDisruptionBudget, the
+ * agent, CronJobs (schedules: cronjobs), then the monitoring objects. Plain data: the CLI prints
+ * it as YAML, `apply` sends it, tests validate it against the official schemas.
+ */
+import { stringify } from 'yaml';
+import type { Spec } from '../../config/spec.js';
+import {
+  renderAgent,
+  renderAgentConfig,
+  renderBackupClaim,
+  renderCronJobs,
+  renderRbac,
+} from './render-agent.js';
+import { renderDisruptionBudget, renderServices, renderStatefulSet } from './render-etcd.js';
+import { renderMonitoring, type MonitoringContent } from './render-monitoring.js';
+import { clusterNames, kubeInputError, type KubeObject } from './render-types.js';
+
+export type { KubeObject } from './render-types.js';
+
+/** The spec's cluster as Kubernetes objects, in the order they are applied. */
+export function renderKubernetes(spec: Spec): KubeObject[] {
+  checkRenderable(spec);
+  const names = clusterNames(spec);
+  return [
+    ...renderRbac(spec, names),
+    renderAgentConfig(spec, names),
+    ...renderBackupClaim(spec, names),
+    ...renderServices(spec, names),
+    renderStatefulSet(spec, names, { token: `${names.name}-${names.namespace}` }),
+    renderDisruptionBudget(spec, names),
+    ...renderAgent(spec, names),
+    ...renderCronJobs(spec, names),
+    ...renderMonitoring(spec, names, monitoringContent(spec)),
+  ];
+}
+
+/**
+ * The alert rules and dashboard of `render alerts` / `render grafana`.
+ * TODO(alerts branch): replace with `renderAlertRules(spec).groups` and
+ * `renderGrafanaDashboard(spec)` from src/monitoring/ once that branch is merged; until then the
+ * PrometheusRule and the dashboard ConfigMap are left out.
+ */
+function monitoringContent(_spec: Spec): MonitoringContent {
+  return { ruleGroups: undefined, dashboard: undefined };
+}
+
+/** Fields that make no sense on Kubernetes are refused with the fix, not silently ignored. */
+function checkRenderable(spec: Spec): void {
+  if (spec.runtime === 'external') {
+    throw kubeInputError(
+      'the spec has runtime: external (a cluster someone else runs); there is nothing to render for it',
+      'set runtime: kubernetes (and a kubernetes: block) to render manifests for a cluster etcd-steward runs',
+    );
+  }
+  if (spec.tls?.server || spec.tls?.peer) {
+    throw kubeInputError(
+      'tls.server / tls.peer name certificate files on this machine; on Kubernetes certificates come from Secrets',
+      'use kubernetes.tls.clientSecret, kubernetes.tls.peerSecret and kubernetes.tls.agentClientSecret instead',
+    );
+  }
+}
+
+/** The objects as one YAML stream (`---` between documents), as `kubectl apply -f -` reads it. */
+export function toYamlStream(objects: readonly KubeObject[]): string {
+  return objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
+}
+
+/** File name of one object in --output-dir: `NN-kind-name.yaml`, in apply order. */
+export function objectFileName(object: KubeObject, index: number): string {
+  return `${String(index + 1).padStart(2, '0')}-${object.kind.toLowerCase()}-${object.metadata.name}.yaml`;
+}
+
+/** The files of --output-dir: one per object, and a kustomization.yaml listing them in order. */
+export function toFiles(objects: readonly KubeObject[]): { name: string; content: string }[] {
+  const files = objects.map((object, index) => ({
+    name: objectFileName(object, index),
+    content: stringify(object, { lineWidth: 0, aliasDuplicateObjects: false }),
+  }));
+  const kustomization = {
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: files.map((f) => f.name),
+  };
+  return [...files, { name: 'kustomization.yaml', content: stringify(kustomization) }];
+}
