@@ -235,7 +235,10 @@ export function buildProgram(exit: { code: number }): Command {
     .description(
       "send the Kubernetes objects (server-side apply, field manager etcd-steward) to the kubeconfig's cluster; --wait until etcd is ready",
     )
-    .option('-f, --filename <file>', 'apply the objects of this manifest stream (- for stdin)')
+    .option(
+      '-f, --filename <file>',
+      'apply the objects of this manifest stream (- for stdin) instead of those render kubernetes makes of the spec',
+    )
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)')
     .option('--context <name>', 'kubeconfig context (default: its current-context)')
     .addOption(

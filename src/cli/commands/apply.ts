@@ -7,7 +7,7 @@ import { parseAllDocuments } from 'yaml';
 import { parseDuration } from '../../config/units.js';
 import { InputError } from '../../errors.js';
 import { applyObjects, type ApplyResult, type KubeObject } from '../../runtime/kubernetes/apply.js';
-import type { GlobalOptions } from '../context.js';
+import { loadSpec, type GlobalOptions } from '../context.js';
 import { printJson, progress, renderTable } from '../output.js';
 
 export interface ApplyCommandOptions extends GlobalOptions {
@@ -53,11 +53,13 @@ export function printApplyResult(result: ApplyResult, options: GlobalOptions): v
   if (result.ready.length > 0) progress(options.output, `ready: ${result.ready.join(', ')}`);
 }
 
+/** The objects of --filename, else those `render kubernetes` makes of the spec. */
 async function objectsToApply(options: ApplyCommandOptions): Promise<KubeObject[]> {
   if (options.filename !== undefined) return readManifests(options.filename);
-  throw new InputError('nothing to apply: pass --filename FILE (a manifest stream, or - for stdin)', {
-    hint: 'etcd-steward render kubernetes > etcd.yaml && etcd-steward apply -f etcd.yaml',
-  });
+  const spec = await loadSpec(options, true);
+  if (!spec) return [];
+  const { renderKubernetes } = await import('../../runtime/kubernetes/render.js');
+  return renderKubernetes(spec) as KubeObject[];
 }
 
 /** Every object of a YAML stream (a file, or `-` for stdin); lists (kind: List) are unpacked. */

@@ -18,7 +18,9 @@ import {
   startKubeApiServer,
   type KubeApiServer,
 } from '../../testing/kube-apiserver.js';
+import { parseSpec } from '../../config/load.js';
 import { applyObjects, type KubeObject } from './apply.js';
+import { renderKubernetes } from './render.js';
 
 const skip = await kubeApiServerSkip();
 
@@ -167,6 +169,9 @@ const PLURALS: Record<string, string> = {
   PodMonitor: 'podmonitors',
   ServiceMonitor: 'servicemonitors',
   PrometheusRule: 'prometheusrules',
+  CronJob: 'cronjobs',
+  PersistentVolumeClaim: 'persistentvolumeclaims',
+  Secret: 'secrets',
 };
 
 function get(api: KubeApiServer, o: KubeObject): Promise<KubeObject> {
@@ -177,6 +182,21 @@ function get(api: KubeApiServer, o: KubeObject): Promise<KubeObject> {
     'GET',
     `${group}/namespaces/${o.metadata.namespace}/${plural}/${o.metadata.name}`,
   ) as Promise<KubeObject>;
+}
+
+/** The object with its first volume claim template asking for `storage`. */
+function withStorage(o: KubeObject, storage: string): KubeObject {
+  const copy = structuredClone(o) as KubeObject & {
+    spec: { volumeClaimTemplates: { spec: { resources: { requests: { storage: string } } } }[] };
+  };
+  copy.spec.volumeClaimTemplates[0]!.spec.resources.requests.storage = storage;
+  return copy;
+}
+
+/** A StatefulSet with `replicas` (other objects as they are). */
+function withReplicas(o: KubeObject, replicas: number): KubeObject {
+  if (o.kind !== 'StatefulSet') return o;
+  return { ...o, spec: { ...(o['spec'] as object), replicas } };
 }
 
 async function exists(api: KubeApiServer, urlPath: string): Promise<boolean> {
@@ -239,6 +259,70 @@ describe('apply against a real kube-apiserver', { skip }, () => {
       kubeconfig: api.kubeconfig,
     });
     assert.ok(same.objects.every((o) => o.outcome === 'unchanged'));
+  });
+
+  it('applies everything `render kubernetes` makes (default and full spec), again as a no-op, then a change in place', async () => {
+    const spec = (extra: string) =>
+      renderKubernetes(
+        parseSpec(
+          `name: meta-etcd
+runtime: kubernetes
+members: 3
+backup: { storage: /backups, schedule: "*/30 * * * *" }
+kubernetes:
+  namespace: steward-rendered
+  storageSize: 8GiB
+  podAntiAffinity: hard
+  tolerations: [{ key: dedicated, operator: Equal, value: etcd, effect: NoSchedule }]
+  serviceType: LoadBalancer
+  backup: { pvc: { size: 10GiB, accessModes: [ReadWriteMany] } }
+${extra}`,
+          undefined,
+        ),
+      ) as KubeObject[];
+    const defaults = renderKubernetes(
+      parseSpec('name: plain\nruntime: kubernetes\n', undefined),
+    ) as KubeObject[];
+    const plain = await applyObjects(defaults, { kubeconfig: api.kubeconfig });
+    assert.ok(plain.objects.length > 5);
+    assert.ok(plain.objects.every((o) => o.outcome === 'created'));
+
+    for (const schedules of ['agent', 'cronjobs']) {
+      const objects = spec(`  schedules: ${schedules}\n`);
+      const kinds = new Set(objects.map((o) => o.kind));
+      for (const kind of ['StatefulSet', 'Service', 'PodDisruptionBudget', 'ConfigMap', 'PodMonitor'])
+        assert.ok(kinds.has(kind), `${kind} rendered`);
+      const first = await applyObjects(objects, { kubeconfig: api.kubeconfig });
+      assert.ok(first.objects.length === objects.length);
+      for (const o of objects.filter((x) => x.kind in PLURALS)) {
+        const live = await get(api, o);
+        assert.equal(live.metadata.name, o.metadata.name, `${o.kind} ${o.metadata.name} stored`);
+      }
+      const again = await applyObjects(objects, { kubeconfig: api.kubeconfig });
+      assert.deepEqual(
+        again.objects.filter((o) => o.outcome !== 'unchanged'),
+        [],
+      );
+    }
+    const five = await applyObjects(
+      spec('  schedules: cronjobs\n').map((o) => withReplicas(o, 5)),
+      {
+        kubeconfig: api.kubeconfig,
+      },
+    );
+    assert.deepEqual(
+      five.objects.filter((o) => o.outcome !== 'unchanged').map((o) => `${o.kind}:${o.outcome}`),
+      ['StatefulSet:configured'],
+    );
+    await assert.rejects(
+      applyObjects(
+        spec('  schedules: cronjobs\n').map((o) => (o.kind === 'StatefulSet' ? withStorage(o, '20Gi') : o)),
+        {
+          kubeconfig: api.kubeconfig,
+        },
+      ),
+      /refusing to change the volumeClaimTemplates of StatefulSet steward-rendered\/meta-etcd/,
+    );
   });
 
   it('refuses a volumeClaimTemplates change itself, before sending anything', async () => {
