@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { StewardError } from '../../errors.js';
 import { repointGreptimeDb } from '../../greptime/repoint.js';
+import { restoreOnKubernetes } from '../../greptime/restore-on-kubernetes.js';
 import { Cleanup, runCli, tempDir } from '../../testing/harness.js';
 import {
   SHARED_FIXTURES,
@@ -560,6 +561,42 @@ ${extra}`,
       const after = (await live('greptimedb-old', 'old')).spec.meta;
       assert.deepEqual(after.etcdEndpoints, ['a:2379', 'b:2379']);
       assert.equal(after.backendStorage, undefined);
+    });
+
+    it('restore on Kubernetes: applies the new cluster, waits until it is ready, then re-points GreptimeDB at its client Service', async () => {
+      await cluster('greptimedb-r', 'restored');
+      const ns = 'steward-restored';
+      const restoreObjects = objects(ns).filter((o) => o.kind === 'Service' || o.kind === 'StatefulSet');
+      let waiting!: () => void;
+      const started = new Promise<void>((resolve) => (waiting = resolve));
+      const restoring = restoreOnKubernetes(restoreObjects, {
+        kubeconfig: api.kubeconfig,
+        greptimedb: 'restored.greptimedb-r',
+        timeoutMs: 120_000,
+        onProgress: () => waiting(),
+      });
+      await started;
+      assert.deepEqual((await live('greptimedb-r', 'restored')).spec.meta.backendStorage?.etcd?.endpoints, [
+        'etcd.etcd-cluster.svc.cluster.local:2379',
+      ]);
+      const sts = await get(
+        api,
+        restoreObjects.find((o) => o.kind === 'StatefulSet')!,
+      );
+      await request(
+        api,
+        'PATCH',
+        `/apis/apps/v1/namespaces/${ns}/statefulsets/test/status`,
+        { status: { replicas: 3, readyReplicas: 3, observedGeneration: sts.metadata.generation } },
+        'application/merge-patch+json',
+      );
+      const result = await restoring;
+      assert.equal(result.endpoint, `test-client.${ns}.svc.cluster.local:2379`);
+      assert.deepEqual(result.applied.ready, [`StatefulSet ${ns}/test`]);
+      assert.deepEqual(result.repoint?.newEndpoints, [result.endpoint]);
+      assert.deepEqual((await live('greptimedb-r', 'restored')).spec.meta.backendStorage?.etcd?.endpoints, [
+        result.endpoint,
+      ]);
     });
 
     it('names a missing cluster clearly', async () => {
