@@ -59,7 +59,7 @@ async function objectsToApply(options: ApplyCommandOptions): Promise<KubeObject[
   const spec = await loadSpec(options, true);
   if (!spec) return [];
   const { renderKubernetes } = await import('../../runtime/kubernetes/render.js');
-  return renderKubernetes(spec) as KubeObject[];
+  return renderKubernetes(spec);
 }
 
 /** Every object of a YAML stream (a file, or `-` for stdin); lists (kind: List) are unpacked. */
