@@ -20,3 +20,4 @@ bash "$here/install-etcd.sh" ${STEWARD_TEST_LINES:+${STEWARD_TEST_LINES//,/ }}
 bash "$here/install-minio.sh"
 bash "$here/install-prometheus.sh"
 bash "$here/install-chromium.sh"
+bash "$here/install-kube-apiserver.sh"

@@ -331,6 +331,50 @@ export function buildProgram(exit: { code: number }): Command {
     });
 
   program
+    .command('apply')
+    .description(
+      "send the Kubernetes objects (server-side apply, field manager etcd-steward) to the kubeconfig's cluster; --wait until etcd is ready",
+    )
+    .option(
+      '-f, --filename <file>',
+      'apply the objects of this manifest stream (- for stdin) instead of those render kubernetes makes of the spec',
+    )
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('--context <name>', 'kubeconfig context (default: its current-context)')
+    .addOption(
+      new Option('--dry-run <mode>', 'let the server validate and admit, store nothing').choices(['server']),
+    )
+    .option('--wait', 'wait until the StatefulSet is ready and the agent Deployment available')
+    .option('--timeout <duration>', 'for --wait (default 10m)')
+    .option('--force-conflicts', 'take over fields that another field manager owns')
+    .action(function (this: Command) {
+      return run(async () => (await import('./commands/apply.js')).applyCommand(globals(this)))();
+    });
+
+  program
+    .command('greptimedb')
+    .description('GreptimeDB on Kubernetes: point its metasrv at another etcd')
+    .command('repoint')
+    .description(
+      "patch the GreptimeDBCluster's etcd endpoints (spec.meta.backendStorage.etcd.endpoints, or the older spec.meta.etcdEndpoints); the operator rolls metasrv",
+    )
+    .argument('<cluster>', 'NAME or NAME.NAMESPACE of the GreptimeDBCluster')
+    .option(
+      '--to <endpoints>',
+      'the new etcd endpoints, host:port, comma-separated (the global --endpoints works too)',
+    )
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('--context <name>', 'kubeconfig context (default: its current-context)')
+    .addOption(
+      new Option('--dry-run <mode>', 'let the server validate the patch, store nothing').choices(['server']),
+    )
+    .action(function (this: Command, cluster: string) {
+      return run(async () =>
+        (await import('./commands/greptimedb.js')).greptimeRepointCommand(cluster, globals(this)),
+      )();
+    });
+
+  program
     .command('install-etcd')
     .description(
       'install etcd, etcdctl and etcdutl of the given lines (3.5 3.6 3.7; default all) into the cache',
