@@ -207,6 +207,21 @@ export function buildProgram(exit: { code: number }): Command {
       '--runtime <kind>',
       'local (default) or kubernetes: print the new cluster’s manifests, whose init containers restore each member',
     )
+    .option(
+      '--apply',
+      'with --runtime kubernetes: apply the manifests (server-side) instead of printing them',
+    )
+    .option(
+      '--greptimedb <cluster>',
+      'with --runtime kubernetes: apply, wait until the new cluster is ready, then point this GreptimeDBCluster (NAME[.NAMESPACE]) at it',
+    )
+    .option(
+      '--kubeconfig <file>',
+      'with --apply: kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)',
+    )
+    .option('--context <name>', 'with --apply: kubeconfig context')
+    .option('--wait', 'with --apply: wait until the new StatefulSet is ready (implied by --greptimedb)')
+    .option('--timeout <duration>', 'for the wait (default 10m)')
     .action(function (this: Command, target: string) {
       return run(async () => (await import('./commands/restore.js')).restoreCommand(target, globals(this)))();
     });
@@ -235,12 +250,18 @@ export function buildProgram(exit: { code: number }): Command {
     .description(
       'rule-based rolling defrag: healthy cluster first, followers one at a time, leadership moved, leader last',
     )
-    .option('--rule <expr>', 'which members to defrag (default: dbQuotaUsage > 0.8 || dbSizeFree > 200MiB)')
+    .option(
+      '--rule <expr>',
+      "which members to defrag (default: the spec's defrag.rule, else dbQuotaUsage > 0.8 || dbSizeFree > 200MiB)",
+    )
     .option(
       '--dry-run',
       'print the plan (members in order, rule values, what would be reclaimed); change nothing',
     )
-    .option('--compact', 'compact to the current revision first (physical)')
+    .option(
+      '--compact',
+      "compact to the current revision first (physical); default: the spec's defrag.compactFirst",
+    )
     .option('--continue-on-error', 'go on with the next member when one fails')
     .action(function (this: Command) {
       return run(async () => (await import('./commands/defrag.js')).defragCommand(globals(this)))();

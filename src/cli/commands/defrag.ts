@@ -19,10 +19,10 @@ export interface DefragCommandOptions extends GlobalOptions {
 }
 
 export async function defragCommand(options: DefragCommandOptions): Promise<number> {
-  // A bad rule is refused before anything is contacted.
-  const rule = compileRule(options.rule ?? DEFAULT_DEFRAG_RULE);
   const target = await clusterTarget(options);
   const spec = target.spec;
+  // A bad rule is refused before anything is contacted. --rule, else the spec's defrag.rule.
+  const rule = compileRule(options.rule ?? spec?.defrag?.rule ?? DEFAULT_DEFRAG_RULE);
   // Ctrl-C (or SIGTERM) stops before the next member; a second one ends the process at once.
   const controller = new AbortController();
   const stop = (signal: NodeJS.Signals) => {
@@ -39,7 +39,7 @@ export async function defragCommand(options: DefragCommandOptions): Promise<numb
     clusterName: spec ? target.name : undefined,
     rule,
     dryRun: options.dryRun === true,
-    compact: options.compact === true,
+    compact: options.compact ?? spec?.defrag?.compactFirst === true,
     continueOnError: options.continueOnError === true,
     history: {
       // The local runtime's endpoints come from its state file: its history lives beside it.

@@ -3,6 +3,7 @@
  * check first, build every member from the snapshot, start, compare, and say what is left to do.
  */
 import { parseSpec } from '../../config/load.js';
+import { parseDuration } from '../../config/units.js';
 import type { Spec } from '../../config/spec.js';
 import { localSnapshot } from '../../engine/backup/fetch.js';
 import { restoreSnapshot, type RestoreResult, type RestoreTarget } from '../../engine/restore.js';
@@ -24,6 +25,14 @@ export interface RestoreOptions extends GlobalOptions {
   readonly toTime?: string;
   /** `kubernetes`: print the new cluster's manifests (init containers restore each member). */
   readonly runtime?: string;
+  /** With --runtime kubernetes: apply the manifests instead of printing them. */
+  readonly apply?: boolean;
+  /** With --runtime kubernetes: re-point this GreptimeDBCluster (NAME[.NAMESPACE]) once ready. */
+  readonly greptimedb?: string;
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  readonly wait?: boolean;
+  readonly timeout?: string;
 }
 
 function targetOf(options: RestoreOptions, spec: Spec): RestoreTarget {
@@ -171,9 +180,35 @@ async function restoreKubernetes(reference: string, options: RestoreOptions): Pr
     newClusterName: options.newCluster ?? `${spec.name}-restored`,
     ...(options.storage !== undefined ? { storage: options.storage } : {}),
   });
+  if (options.apply || options.greptimedb !== undefined) return applyRestore(objects, options);
   process.stdout.write(toYamlStream(objects));
   process.stderr.write(
     `apply with kubectl apply -f - (or etcd-steward apply); each member's init container fetches ${reference}, checks it and runs etcdutl snapshot restore\n`,
   );
+  return 0;
+}
+
+/** `--apply` / `--greptimedb`: apply the restore objects, wait, and re-point GreptimeDB. */
+async function applyRestore(
+  objects: Parameters<typeof import('../../greptime/restore-on-kubernetes.js').restoreOnKubernetes>[0],
+  options: RestoreOptions,
+): Promise<number> {
+  const { restoreOnKubernetes } = await import('../../greptime/restore-on-kubernetes.js');
+  const { printApplyResult } = await import('./apply.js');
+  const result = await restoreOnKubernetes(objects, {
+    kubeconfig: options.kubeconfig,
+    context: options.context,
+    wait: options.wait,
+    timeoutMs: options.timeout === undefined ? undefined : parseDuration(options.timeout),
+    greptimedb: options.greptimedb,
+    onProgress: (line) => progress(options.output, `waiting: ${line}`),
+  });
+  if (options.output === 'json') {
+    printJson(result);
+    return 0;
+  }
+  printApplyResult(result.applied, options);
+  process.stdout.write(`new cluster's client endpoint: ${result.endpoint}\n`);
+  if (result.repoint) (await import('./greptimedb.js')).printRepointResult(result.repoint, options);
   return 0;
 }

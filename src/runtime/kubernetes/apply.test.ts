@@ -599,6 +599,65 @@ ${extra}`,
       ]);
     });
 
+    it('`restore --runtime kubernetes --greptimedb` applies the restore objects, waits, then re-points', async () => {
+      await cluster('greptimedb-cli', 'cli');
+      const dir = await tempDir(cleanup, 'restore-k8s-cli');
+      const specFile = path.join(dir, 'steward.yaml');
+      await writeFile(
+        specFile,
+        'runtime: kubernetes\nbackup: { storage: /backups }\nkubernetes: { namespace: steward-cli-restore, backup: { pvc: { existingClaim: nfs-backups } } }\n',
+      );
+      const cli = runCli([
+        'restore',
+        'latest',
+        '--runtime',
+        'kubernetes',
+        '--new-cluster',
+        'etcd-recover',
+        '--greptimedb',
+        'cli.greptimedb-cli',
+        '--kubeconfig',
+        api.kubeconfig,
+        '--timeout',
+        '2m',
+        '--config',
+        specFile,
+      ]);
+      // No kubelet runs here: once the StatefulSet exists, report it ready through its status.
+      const stsPath = '/apis/apps/v1/namespaces/steward-cli-restore/statefulsets/etcd-recover';
+      let sts: { metadata: { generation: number }; spec: { replicas: number } } | undefined;
+      for (let i = 0; i < 600 && sts === undefined; i++) {
+        sts = (await request(api, 'GET', stsPath).catch(() => undefined)) as typeof sts;
+        if (sts === undefined) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.ok(sts, 'the restore StatefulSet was applied');
+      assert.deepEqual(
+        (await live('greptimedb-cli', 'cli')).spec.meta.backendStorage?.etcd?.endpoints,
+        ['etcd.etcd-cluster.svc.cluster.local:2379'],
+        'not re-pointed before the new cluster is ready',
+      );
+      await request(
+        api,
+        'PATCH',
+        `${stsPath}/status`,
+        {
+          status: {
+            replicas: sts.spec.replicas,
+            readyReplicas: sts.spec.replicas,
+            observedGeneration: sts.metadata.generation,
+          },
+        },
+        'application/merge-patch+json',
+      );
+      const result = await cli;
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /StatefulSet\s+│?\s*steward-cli-restore\s+│?\s*etcd-recover/);
+      const endpoints = (await live('greptimedb-cli', 'cli')).spec.meta.backendStorage?.etcd?.endpoints ?? [];
+      assert.equal(endpoints.length, 1);
+      assert.match(endpoints[0] ?? '', /^etcd-recover.*\.steward-cli-restore\.svc\.cluster\.local:2379$/);
+      assert.match(result.stdout, /→/);
+    });
+
     it('names a missing cluster clearly', async () => {
       await assert.rejects(
         repointGreptimeDb({

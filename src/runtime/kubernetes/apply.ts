@@ -163,13 +163,14 @@ function row(o: KubeObject, outcome: ApplyOutcome): AppliedObject {
 
 /**
  * created when there was none; unchanged when the server kept the resourceVersion (it writes
- * nothing for an apply that changes nothing). A dry run never stores, so there we compare the
- * object the server would store with the live one.
+ * nothing for an apply that changes nothing) or stored an object equal to the one before. The
+ * second case is real: a PersistentVolumeClaim is written again on every apply (seen with
+ * kube-apiserver 1.36, its protection finalizer is re-added by admission) and only the
+ * resourceVersion moves. A dry run never stores, so there we always compare.
  */
 function outcomeOf(before: KubeObject | undefined, after: KubeObject, dryRun: boolean): ApplyOutcome {
   if (!before) return 'created';
-  if (!dryRun)
-    return before.metadata.resourceVersion === after.metadata.resourceVersion ? 'unchanged' : 'configured';
+  if (!dryRun && before.metadata.resourceVersion === after.metadata.resourceVersion) return 'unchanged';
   return stable(comparable(before)) === stable(comparable(after)) ? 'unchanged' : 'configured';
 }
 

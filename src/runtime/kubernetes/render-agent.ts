@@ -95,8 +95,12 @@ export function agentSpec(spec: Spec, names: ClusterNames): Record<string, unkno
   }
   if (spec.auth) doc['auth'] = { user: spec.auth.user, passwordEnv: spec.auth.passwordEnv };
   if (spec.backup) {
-    const { retention, s3, schedule, storage: _storage, ...rest } = spec.backup;
-    const backup: Record<string, unknown> = { ...rest, storage: inClusterStorage(spec) };
+    const { retention, s3, schedule, storage: _storage, flushInterval, ...rest } = spec.backup;
+    const backup: Record<string, unknown> = {
+      ...rest,
+      storage: inClusterStorage(spec),
+      flushInterval: goDuration(flushInterval),
+    };
     if (schedule !== undefined && !cronjobs) backup['schedule'] = schedule;
     backup['retention'] = Object.fromEntries(
       Object.entries({ keepLast: retention.keepLast, maxAge: retention.maxAge }).filter(
