@@ -541,7 +541,16 @@ ${extra}`,
         meta.properties['etcdEndpoints'] = { type: 'array', items: { type: 'string' } } as unknown as Schema;
       }
       await request(api, 'PUT', crdPath, crd);
-      await cluster('greptimedb-old', 'old', { etcdEndpoints: ['etcd.default.svc:2379'] });
+      // The server takes the new schema into its apply machinery a moment after the PUT.
+      for (let i = 0; ; i += 1) {
+        try {
+          await cluster('greptimedb-old', 'old', { etcdEndpoints: ['etcd.default.svc:2379'] });
+          break;
+        } catch (error) {
+          if (i >= 100 || !/field not declared in schema/.test((error as Error).message)) throw error;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
       assert.deepEqual((await live('greptimedb-old', 'old')).spec.meta.etcdEndpoints, [
         'etcd.default.svc:2379',
       ]);

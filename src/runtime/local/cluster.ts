@@ -120,25 +120,35 @@ export class LocalRuntime {
         );
       }
     }
-    const picked = ports ?? (await this.pickPorts(names.length));
-    const state: LocalClusterState = {
-      format: 1,
-      name: this.spec.name,
-      token: `${this.spec.name}-${randomBytes(6).toString('hex')}`,
-      clientScheme: this.spec.tls?.server ? 'https' : 'http',
-      peerScheme: this.spec.tls?.peer ? 'https' : 'http',
-      createdAt: new Date().toISOString(),
-      etcdVersion: this.requireBinaries().version,
-      members: names.map((name, i) => ({
-        name,
-        clientPort: picked.client[i] as number,
-        peerPort: picked.peer[i] as number,
-        pid: null,
-      })),
-    };
-    await this.checkPortsFree(state.members);
-    await writeState(this.spec.dataDir, state);
-    return state;
+    // Ports picked free may be taken by another process before we check them (tests start many
+    // clusters side by side): with auto ports, pick again a few times before giving up.
+    for (let attempt = 1; ; attempt += 1) {
+      const picked = ports ?? (await this.pickPorts(names.length));
+      const state: LocalClusterState = {
+        format: 1,
+        name: this.spec.name,
+        token: `${this.spec.name}-${randomBytes(6).toString('hex')}`,
+        clientScheme: this.spec.tls?.server ? 'https' : 'http',
+        peerScheme: this.spec.tls?.peer ? 'https' : 'http',
+        createdAt: new Date().toISOString(),
+        etcdVersion: this.requireBinaries().version,
+        members: names.map((name, i) => ({
+          name,
+          clientPort: picked.client[i] as number,
+          peerPort: picked.peer[i] as number,
+          pid: null,
+        })),
+      };
+      try {
+        await this.checkPortsFree(state.members);
+      } catch (error) {
+        const auto = this.spec.ports.client === 'auto' || this.spec.ports.peer === 'auto';
+        if (ports !== undefined || !auto || attempt >= 5) throw error;
+        continue;
+      }
+      await writeState(this.spec.dataDir, state);
+      return state;
+    }
   }
 
   /** Stops every running member (SIGTERM, then SIGKILL after `graceMs`). */
