@@ -3,6 +3,7 @@
  * of the official etcd image bootstrapped statically from the spec, and a PodDisruptionBudget that
  * never lets a voluntary eviction break quorum.
  */
+import { etcdSettingsFlags } from '../../config/etcd-flags.js';
 import type { Spec } from '../../config/spec.js';
 import { defaultEtcdImage, DEFAULT_ETCD_VERSIONS, ETCD_PATHS, ETCD_UID } from './render-images.js';
 import {
@@ -28,41 +29,9 @@ export function imageVersion(spec: Spec, image: string): string {
   return tag ?? DEFAULT_ETCD_VERSIONS[spec.etcd.version];
 }
 
-/** A Go duration etcd reads back the same (`3600000` ms → `1h`). */
-export function goDuration(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
-}
-
 /** What goes into a member's command line besides its name and URLs: the spec's etcd settings. */
 export function etcdFlags(spec: Spec): string[] {
-  const e = spec.etcd;
-  const retention =
-    e.autoCompaction.retentionMs !== undefined
-      ? goDuration(e.autoCompaction.retentionMs)
-      : e.autoCompaction.retention;
-  const flags = [
-    `--quota-backend-bytes=${e.quotaBackendBytes}`,
-    `--auto-compaction-mode=${e.autoCompaction.mode}`,
-    `--auto-compaction-retention=${retention}`,
-    `--election-timeout=${e.electionTimeoutMs}`,
-    `--heartbeat-interval=${e.heartbeatMs}`,
-    `--snapshot-count=${e.snapshotCount}`,
-    `--max-request-bytes=${e.maxRequestBytes}`,
-    `--log-level=${e.logLevel}`,
-    '--logger=zap',
-  ];
-  if (e.unsafeNoFsync) flags.push('--unsafe-no-fsync');
-  if (e.stopGrpcServiceOnDefrag) {
-    flags.push(
-      e.version === '3.5'
-        ? '--experimental-stop-grpc-service-on-defrag'
-        : '--feature-gates=StopGRPCServiceOnDefrag=true',
-    );
-  }
-  return [...flags, ...e.extraArgs];
+  return [...etcdSettingsFlags(spec), ...spec.etcd.extraArgs];
 }
 
 /** The headless Service (stable member DNS, published before pods are ready) and the client Service. */
@@ -267,3 +236,5 @@ export function renderDisruptionBudget(spec: Spec, names: ClusterNames): KubeObj
     spec: { maxUnavailable: names.members - quorum, selector: { matchLabels: names.selector() } },
   };
 }
+
+export { goDuration } from '../../config/etcd-flags.js';

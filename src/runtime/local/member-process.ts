@@ -7,6 +7,7 @@ import { closeSync, openSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { etcdSettingsFlags } from '../../config/etcd-flags.js';
 import type { Spec } from '../../config/spec.js';
 import type { LocalClusterState, LocalMemberState } from './state.js';
 
@@ -42,26 +43,8 @@ export function memberArgs(spec: Spec, state: LocalClusterState, member: LocalMe
     `--initial-cluster=${initialCluster}`,
     `--initial-cluster-state=new`,
     `--initial-cluster-token=${state.token}`,
-    `--quota-backend-bytes=${e.quotaBackendBytes}`,
-    `--auto-compaction-mode=${e.autoCompaction.mode}`,
-    `--auto-compaction-retention=${e.autoCompaction.retention}`,
-    `--election-timeout=${e.electionTimeoutMs}`,
-    `--heartbeat-interval=${e.heartbeatMs}`,
-    `--snapshot-count=${e.snapshotCount}`,
-    `--max-request-bytes=${e.maxRequestBytes}`,
-    `--log-level=${e.logLevel}`,
-    '--logger=zap',
+    ...etcdSettingsFlags(spec),
   ];
-  if (e.unsafeNoFsync) args.push('--unsafe-no-fsync');
-  // A member being defragmented reports NOT_SERVING on gRPC health, so health-checking clients
-  // go to the other members meanwhile: a flag on 3.5 (3.5.13+), a feature gate from 3.6 on.
-  if (e.stopGrpcServiceOnDefrag) {
-    args.push(
-      e.version === '3.5'
-        ? '--experimental-stop-grpc-service-on-defrag'
-        : '--feature-gates=StopGRPCServiceOnDefrag=true',
-    );
-  }
   const server = spec.tls?.server;
   if (server) {
     args.push(`--cert-file=${server.certFile}`, `--key-file=${server.keyFile}`);
