@@ -195,6 +195,45 @@ describe('local cluster lifecycle', { concurrency: true }, () => {
     assert.match(stderr, /stopping the members/);
   });
 
+  it('up --serve (npm start): the agent answers at the printed URL until Ctrl-C stops agent and members', async () => {
+    const dir = await tempDir(cleanup, 'serve');
+    const spec = await writeSpec(dir, {
+      etcd: { version: line },
+      backup: { storage: './backups', schedule: '0 3 * * *' },
+      monitoring: { listen: '127.0.0.1:0' },
+    });
+    cleanup.add(() => killRecordedMembers(dir));
+    const child = spawn(process.execPath, [CLI, '--config', spec, 'up', '--serve'], {
+      env: scrubbedEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitUntil(() => /press Ctrl-C to stop the agent and the members/.test(stdout + stderr), 90_000);
+    const url = /dashboard: (http:\/\/127\.0\.0\.1:\d+)\//.exec(stdout + stderr)?.[1];
+    assert.ok(url, `the dashboard URL is printed:\n${stdout}\n${stderr}`);
+    const status = (await (await fetch(`${url}/api/status`)).json()) as { members: unknown[] };
+    assert.equal(status.members.length, 3);
+    const page = await fetch(`${url}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<html/i);
+    const created = await fetch(`${url}/api/backups`, { method: 'POST' });
+    assert.equal(created.status, 202);
+    const { members } = JSON.parse(await readFile(path.join(dir, 'data', 'state.json'), 'utf8')) as {
+      members: { pid: number }[];
+    };
+    child.kill('SIGINT');
+    assert.equal(await exited, 0, stderr);
+    assert.ok(
+      members.every((m) => !alive(m.pid)),
+      'Ctrl-C stopped every member',
+    );
+    await assert.rejects(fetch(`${url}/api/status`), 'the agent is gone');
+  });
+
   it('refuses a fixed port that another process holds, naming port and member', async () => {
     const dir = await tempDir(cleanup, 'port');
     const blocker = net.createServer();

@@ -91,7 +91,10 @@ export async function upCommand(options: UpOptions): Promise<number> {
     return 0;
   }
   progress(options.output, `cluster '${spec.name}' is up: endpoints ${endpoints.join(',')}`);
-  progress(options.output, `data in ${spec.dataDir}; press Ctrl-C to stop the members`);
+  progress(
+    options.output,
+    `data in ${spec.dataDir}; press Ctrl-C to stop ${options.serve ? 'the agent and the members' : 'the members'}`,
+  );
   let stopping = false;
   void start.firstExit.then(async (exit) => {
     if (stopping) return;
