@@ -302,6 +302,11 @@ describe('agent API and metrics, every line', () => {
       const page = await fetch(`${agent.url}/`);
       assert.equal(page.status, 200);
       assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+      for (const file of ['app.js', 'style.css'])
+        assert.equal((await fetch(`${agent.url}/${file}`)).status, 200, file);
+      // dist/web also holds the compiled browser tests: not served.
+      assert.equal((await fetch(`${agent.url}/dashboard.test.js`)).status, 404);
+      assert.equal((await fetch(`${agent.url}/..%2Fserver%2Fagent.js`)).status, 404);
     });
   }
 });

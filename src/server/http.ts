@@ -35,6 +35,9 @@ const defragBody = z.strictObject({
 });
 const emptyBody = z.strictObject({});
 
+/** The dashboard's files under dist/web (the build writes them; see scripts/bundle.mjs). */
+const WEB_FILES = new Set(['index.html', 'app.js', 'app.js.map', 'style.css']);
+
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
@@ -191,8 +194,9 @@ export async function startHttp(core: AgentCore, options: HttpOptions): Promise<
     const urlPath = decodeURIComponent(request.url.split('?')[0] ?? '/');
     if (urlPath.startsWith('/api/')) throw new HttpError(404, `no route GET ${urlPath}`);
     const relative = urlPath === '/' ? 'index.html' : urlPath.slice(1);
+    // Only the page's own files: dist/web also holds the compiled browser tests.
+    if (!WEB_FILES.has(relative)) throw new HttpError(404, `no file ${urlPath}`);
     const file = path.resolve(webRoot, relative);
-    if (file !== webRoot && !file.startsWith(webRoot + path.sep)) throw new HttpError(404, 'not found');
     const isFile = await stat(file).then(
       (s) => s.isFile(),
       () => false,
