@@ -18,6 +18,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { cacheDir, resolveEtcd } from '../runtime/etcd-binaries.js';
 import { freePorts } from '../runtime/local/ports.js';
 import { tempDir, type Cleanup } from './harness.js';
+import { killAndWait, once } from './child-process.js';
 
 const exec = promisify(execFile);
 const START_TIMEOUT_MS = 120_000;
@@ -295,18 +296,4 @@ function exists(file: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-function once(fn: () => Promise<void>): () => Promise<void> {
-  let running: Promise<void> | undefined;
-  return () => (running ??= fn());
-}
-
-async function killAndWait(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
 }

@@ -3,13 +3,14 @@
  * one instance per test on a free loopback port, with its own config and TSDB in a temp dir,
  * stopped by the test's cleanup. Plus `promtool`.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { freePorts } from '../runtime/local/ports.js';
 import { type Cleanup, tempDir } from './harness.js';
+import { killAndWait } from './child-process.js';
 
 const exec = promisify(execFile);
 const START_TIMEOUT_MS = 60_000;
@@ -183,13 +184,4 @@ export async function startPrometheus(
     throw error;
   }
   return server;
-}
-
-async function killAndWait(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
 }

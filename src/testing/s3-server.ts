@@ -16,6 +16,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { cacheDir } from '../runtime/etcd-binaries.js';
 import { freePorts } from '../runtime/local/ports.js';
 import { tempDir, type Cleanup } from './harness.js';
+import { killAndWait, once } from './child-process.js';
 
 export interface S3TestServer {
   /** `http://127.0.0.1:PORT` */
@@ -98,7 +99,7 @@ export async function startS3Server(
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
   const stop = once(async () => {
-    await killAndWait(child);
+    await killAndWait(child, 3000);
     await rm(dir, { recursive: true, force: true });
   });
   cleanup.add(stop);
@@ -136,18 +137,4 @@ async function waitLive(endpoint: string, child: ChildProcess, output: () => str
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`MinIO did not start within ${START_TIMEOUT_MS} ms:\n${output()}`);
-}
-
-function once(fn: () => Promise<void>): () => Promise<void> {
-  let running: Promise<void> | undefined;
-  return () => (running ??= fn());
-}
-
-async function killAndWait(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
 }
