@@ -1,8 +1,8 @@
 /**
  * `etcd-steward serve`: the agent. Polls every member's status, runs the spec's backup (+ prune),
  * defrag and drill schedules one job at a time, and serves the HTTP API, /metrics and the
- * dashboard on monitoring.listen. Logs are JSON lines when stdout is not a terminal. SIGTERM or
- * SIGINT abort the running job cleanly (nothing partial is listed) and exit 0.
+ * dashboard on monitoring.listen. Logs are JSON lines when stdout is not a terminal. SIGTERM,
+ * SIGINT or SIGHUP abort the running job cleanly (nothing partial is listed) and exit 0.
  */
 import path from 'node:path';
 import v8 from 'node:v8';
@@ -12,6 +12,7 @@ import { readToken } from '../../server/auth.js';
 import { createLogger, type Logger } from '../../server/logger.js';
 import { clusterTarget, connectionFor, type ClusterTarget, type GlobalOptions } from '../context.js';
 import { storageFor } from './backup.js';
+import { watchShutdown } from '../shutdown.js';
 
 // A long-running process that makes small short-lived garbage (one status poll after another):
 // a 1 MiB young generation (V8's default grows to 16 MiB) keeps its RSS ~15 MiB lower for a few
@@ -24,12 +25,23 @@ export interface ServeOptions extends GlobalOptions {
 }
 
 export async function serveCommand(options: ServeOptions): Promise<number> {
-  const target = await clusterTarget(options);
-  const log = createLogger();
-  const agent = await startAgentFor(options, target, log);
-  await untilSignal(log);
-  await agent.close();
-  return 0;
+  const shutdown = watchShutdown();
+  try {
+    const target = await clusterTarget(options);
+    const log = createLogger();
+    const agent = await startAgentFor(options, target, log);
+    const reason = await shutdown.requested;
+    log.info({ reason }, 'stopping (again to quit at once)');
+    shutdown.onRepeat(() => {
+      log.warn('second signal: quitting now');
+      process.exit(1);
+    });
+    await agent.close();
+    if (reason === 'crash') throw shutdown.error;
+    return 0;
+  } finally {
+    shutdown.dispose();
+  }
 }
 
 /** Starts the agent for `target` (the spec's cluster or --endpoints) with the spec's settings. */
@@ -68,24 +80,4 @@ export async function startAgentFor(
 async function defaultSpec(): Promise<Spec> {
   const { parseSpec } = await import('../../config/load.js');
   return parseSpec('runtime: external\nendpoints: [http://127.0.0.1:2379]\n', undefined);
-}
-
-/** Resolves at the first SIGTERM/SIGINT; a second one ends the process at once. */
-export function untilSignal(log: Logger): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const first = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', first);
-      process.off('SIGTERM', first);
-      log.info({ signal }, 'stopping (again to quit at once)');
-      const second = () => {
-        log.warn('second signal: quitting now');
-        process.exit(1);
-      };
-      process.once('SIGINT', second);
-      process.once('SIGTERM', second);
-      resolve(signal);
-    };
-    process.on('SIGINT', first);
-    process.on('SIGTERM', first);
-  });
 }

@@ -11,6 +11,7 @@ import { connectionFor, loadSpec, requireLocal, type GlobalOptions } from '../co
 import { printJson, progress } from '../output.js';
 import { formatStatus } from './status.js';
 import type { Agent } from '../../server/agent.js';
+import { watchShutdown, type Shutdown } from '../shutdown.js';
 
 export interface UpOptions extends GlobalOptions {
   readonly detach?: boolean;
@@ -20,108 +21,116 @@ export interface UpOptions extends GlobalOptions {
 }
 
 export async function upCommand(options: UpOptions): Promise<number> {
+  // Stop requests are watched before the first member starts: Ctrl-C, SIGTERM, SIGHUP (a closed
+  // terminal), a closed stdout or an uncaught error at any moment stop what this call started.
+  const shutdown = watchShutdown();
+  try {
+    return await upUntilStopped(options, shutdown);
+  } finally {
+    shutdown.dispose();
+  }
+}
+
+async function upUntilStopped(options: UpOptions, shutdown: Shutdown): Promise<number> {
   const spec = requireLocal((await loadSpec(options, true))!, 'up');
   const binaries = await resolveEtcd(spec.etcd.version, options.etcdBin ?? spec.etcd.bin);
   const connection = connectionFor(options, spec);
-  const abort = new AbortController();
-  const onSignal = () => abort.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  let result;
-  try {
-    result = await upCluster({
-      spec,
-      binaries,
-      connection,
-      signal: abort.signal,
-      onProgress: (message) => progress(options.output, message),
-    });
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-  const { runtime, start, status } = result;
-  const endpoints = await runtime.endpoints();
-  if (options.output === 'json') {
-    printJson({
-      mode: start.mode,
-      name: spec.name,
-      dataDir: spec.dataDir,
-      detached: Boolean(options.detach),
-      endpoints,
-      status,
-    });
-  } else {
-    process.stdout.write(`${formatStatus(status)}\n`);
-  }
-  if (options.detach && options.serve) {
-    progress(options.output, '--serve runs the agent in the foreground; --detach is ignored for the members');
-  }
+  // upCluster stops the members it started when the signal aborts its wait.
+  const { runtime, start, status } = await upCluster({
+    spec,
+    binaries,
+    connection,
+    signal: shutdown.signal,
+    onProgress: (message) => progress(options.output, message),
+  });
+  const startedHere = start.mode !== 'running';
+  // From here on every way out goes through `finish`: it stops what this call started.
   let agent: Agent | undefined;
-  if (options.serve) {
-    const { startAgentFor, untilSignal } = await import('./serve.js');
-    const { createLogger } = await import('../../server/logger.js');
-    const names = new Map(start.state.members.map((m, i) => [endpoints[i] as string, m.name]));
-    const log = createLogger();
-    try {
-      agent = await startAgentFor(options, { spec, name: spec.name, endpoints, names }, log);
-    } catch (error) {
-      if (start.mode !== 'running') await runtime.stop();
-      throw error;
+  let stopping: Promise<void> | undefined;
+  const finish = (): Promise<void> =>
+    (stopping ??= (async () => {
+      if (agent) progress(options.output, 'stopping the agent (aborting a running job)');
+      await agent?.close().catch(() => undefined);
+      if (startedHere && !keepMembers) {
+        progress(options.output, 'stopping the members (Ctrl-C again to kill them)');
+        await runtime.stop();
+      } else runtime.detach();
+    })());
+  let keepMembers = false;
+  shutdown.onRepeat(() => {
+    progress(options.output, 'second interrupt: killing the members');
+    void runtime.stop(0);
+  });
+  try {
+    const endpoints = await runtime.endpoints();
+    if (options.output === 'json') {
+      printJson({
+        mode: start.mode,
+        name: spec.name,
+        dataDir: spec.dataDir,
+        detached: Boolean(options.detach),
+        endpoints,
+        status,
+      });
+    } else {
+      process.stdout.write(`${formatStatus(status)}\n`);
     }
-    progress(
-      options.output,
-      `dashboard: ${agent.url}/  (API ${agent.url}/api/status, metrics ${agent.url}/metrics)`,
-    );
-    if (start.mode === 'running') {
-      progress(options.output, 'the members were already running and keep running after the agent stops');
-      await untilSignal(log);
-      await agent.close();
+    if (options.detach && options.serve) {
+      progress(
+        options.output,
+        '--serve runs the agent in the foreground; --detach is ignored for the members',
+      );
+    }
+    if (options.serve && !shutdown.signal.aborted) {
+      const { startAgentFor } = await import('./serve.js');
+      const { createLogger } = await import('../../server/logger.js');
+      const names = new Map(start.state.members.map((m, i) => [endpoints[i] as string, m.name]));
+      agent = await startAgentFor(options, { spec, name: spec.name, endpoints, names }, createLogger());
+      progress(
+        options.output,
+        `dashboard: ${agent.url}/  (API ${agent.url}/api/status, metrics ${agent.url}/metrics)`,
+      );
+      if (!startedHere) {
+        progress(options.output, 'the members were already running and keep running after the agent stops');
+      }
+    }
+    if (!options.serve && (options.detach || !startedHere) && !shutdown.signal.aborted) {
+      keepMembers = true;
       runtime.detach();
+      progress(
+        options.output,
+        `members keep running; stop them with: etcd-steward down${options.config ? ` --config ${options.config}` : ''}`,
+      );
+      progress(options.output, `endpoints: ${endpoints.join(',')}`);
       return 0;
     }
+    if (startedHere) {
+      progress(options.output, `cluster '${spec.name}' is up: endpoints ${endpoints.join(',')}`);
+      progress(
+        options.output,
+        `data in ${spec.dataDir}; press Ctrl-C to stop ${options.serve ? 'the agent and the members' : 'the members'}`,
+      );
+      void start.firstExit.then(async (exit) => {
+        if (stopping) return;
+        const lines = await runtime.lastLogLines(exit.name, 6);
+        progress(
+          options.output,
+          `member ${exit.name} exited (${exit.signal ?? `code ${exit.code ?? '?'}`}); last log lines:\n    ${lines.join('\n    ')}`,
+        );
+      });
+    } else {
+      progress(options.output, 'press Ctrl-C to stop the agent');
+    }
+    await shutdown.requested;
+  } finally {
+    await finish();
   }
-  if (!options.serve && (options.detach || start.mode === 'running')) {
-    runtime.detach();
-    progress(
-      options.output,
-      `members keep running; stop them with: etcd-steward down${options.config ? ` --config ${options.config}` : ''}`,
-    );
-    progress(options.output, `endpoints: ${endpoints.join(',')}`);
-    return 0;
-  }
-  progress(options.output, `cluster '${spec.name}' is up: endpoints ${endpoints.join(',')}`);
+  if (shutdown.reason === 'crash') throw shutdown.error;
   progress(
     options.output,
-    `data in ${spec.dataDir}; press Ctrl-C to stop ${options.serve ? 'the agent and the members' : 'the members'}`,
-  );
-  let stopping = false;
-  void start.firstExit.then(async (exit) => {
-    if (stopping) return;
-    const lines = await runtime.lastLogLines(exit.name, 6);
-    progress(
-      options.output,
-      `member ${exit.name} exited (${exit.signal ?? `code ${exit.code ?? '?'}`}); last log lines:\n    ${lines.join('\n    ')}`,
-    );
-  });
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      if (stopping) {
-        progress(options.output, 'second interrupt: killing the members');
-        void runtime.stop(0).then(() => resolve());
-        return;
-      }
-      stopping = true;
-      if (agent) progress(options.output, 'stopping the agent (aborting a running job), then the members');
-      else progress(options.output, 'stopping the members (Ctrl-C again to kill them)');
-      void (agent?.close() ?? Promise.resolve()).then(() => runtime.stop().then(() => resolve()));
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  progress(
-    options.output,
-    'stopped; `npm start` or `etcd-steward up` starts the same cluster with its data again',
+    startedHere
+      ? 'stopped; `npm start` or `etcd-steward up` starts the same cluster with its data again'
+      : 'agent stopped; the members keep running',
   );
   return 0;
 }
