@@ -19,7 +19,9 @@ export function buildProgram(exit: { code: number }): Command {
     .version(pkg.version, '-v, --version')
     .option('-c, --config <file>', 'cluster spec (default: ./steward.yaml)')
     .addOption(
-      new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
+      new Option('-o, --output <format>', 'output format (wide: every column)')
+        .choices(['table', 'wide', 'json'])
+        .default('table'),
     )
     .option('--endpoints <list>', 'comma-separated member endpoints (env ETCDCTL_ENDPOINTS)')
     .option('--cacert <file>', 'verify members with this CA bundle (env ETCDCTL_CACERT)')

@@ -2,7 +2,7 @@
 import { formatBytes } from '../../config/units.js';
 import { clusterStatus, type ClusterStatus, type MemberStatusRow } from '../../engine/status.js';
 import { clusterTarget, connectionFor, type GlobalOptions } from '../context.js';
-import { printJson, renderTable } from '../output.js';
+import { printJson, renderColumns, type Column, type OutputFormat } from '../output.js';
 
 export async function statusCommand(options: GlobalOptions): Promise<number> {
   const { spec, endpoints, names } = await clusterTarget(options);
@@ -13,7 +13,7 @@ export async function statusCommand(options: GlobalOptions): Promise<number> {
     names,
   });
   if (options.output === 'json') printJson(status);
-  else process.stdout.write(`${formatStatus(status)}\n`);
+  else process.stdout.write(`${formatStatus(status, options.output)}\n`);
   return status.healthy ? 0 : 1;
 }
 
@@ -23,48 +23,44 @@ function cell<T>(value: T | undefined, show: (v: T) => string): string {
   return value === undefined ? dash : show(value);
 }
 
-/** The status table (etcdctl's columns plus health, fragmentation, quota use, alarms) and a summary. */
-export function formatStatus(status: ClusterStatus): string {
-  const withNames = status.members.some((m) => m.name !== undefined);
-  const head = [
-    'ENDPOINT',
-    ...(withNames ? ['NAME'] : []),
-    'ID',
-    'VERSION',
-    'DB SIZE',
-    'IN USE',
-    'FRAG',
-    'QUOTA USE',
-    'LEADER',
-    'LEARNER',
-    'TERM',
-    'INDEX',
-    'APPLIED',
-    'HEALTH',
-    'ALARMS',
-    'ERRORS',
+/** The status columns: compact by default (fits 100 columns), every one with `-o wide`. */
+function statusColumns(withNames: boolean): Column<MemberStatusRow>[] {
+  return [
+    // One column names the member: its name when known, else its endpoint (both with -o wide).
+    withNames ? { head: 'NAME', cell: (m) => m.name ?? dash } : { head: 'ENDPOINT', cell: (m) => m.endpoint },
+    ...(withNames ? [{ head: 'ENDPOINT', cell: (m: MemberStatusRow) => m.endpoint, wide: true }] : []),
+    { head: 'ID', cell: (m) => m.id ?? dash, wide: true },
+    { head: 'VERSION', cell: (m) => m.version ?? dash },
+    { head: 'DB SIZE', cell: (m) => cell(m.dbSize, formatBytes) },
+    { head: 'IN USE', cell: (m) => cell(m.dbSizeInUse, formatBytes) },
+    { head: 'FRAG', cell: (m) => cell(m.fragmentationPercent, (v) => `${v}%`), wide: true },
+    { head: 'QUOTA USE', cell: (m) => cell(m.quotaUsePercent, (v) => `${v}%`) },
+    { head: 'QUOTA', cell: (m) => formatBytes(m.quota), wide: true },
+    { head: 'LEADER', cell: (m) => cell(m.isLeader, (v) => (v ? 'yes' : 'no')) },
+    { head: 'LEARNER', cell: (m) => cell(m.isLearner, String), wide: true },
+    { head: 'TERM', cell: (m) => cell(m.raftTerm, String), wide: true },
+    { head: 'INDEX', cell: (m) => cell(m.raftIndex, String), wide: true },
+    { head: 'APPLIED', cell: (m) => cell(m.raftAppliedIndex, String), wide: true },
+    {
+      head: 'HEALTH',
+      cell: (m) =>
+        m.health.ok
+          ? `ok${m.health.tookMs === undefined ? '' : ` (${m.health.tookMs} ms)`}`
+          : (m.health.error ?? 'unhealthy'),
+    },
+    { head: 'ALARMS', cell: (m) => m.alarms.join(', ') || dash },
+    {
+      head: 'ERRORS',
+      cell: (m) => m.errors.filter((e) => e !== m.health.error).join('; ') || dash,
+      wide: true,
+    },
   ];
-  const rows = status.members.map((m) => [
-    m.endpoint,
-    ...(withNames ? [m.name ?? dash] : []),
-    m.id ?? dash,
-    m.version ?? dash,
-    cell(m.dbSize, formatBytes),
-    cell(m.dbSizeInUse, formatBytes),
-    cell(m.fragmentationPercent, (v) => `${v}%`),
-    cell(m.quotaUsePercent, (v) => `${v}% of ${formatBytes(m.quota)}`),
-    cell(m.isLeader, String),
-    cell(m.isLearner, String),
-    cell(m.raftTerm, String),
-    cell(m.raftIndex, String),
-    cell(m.raftAppliedIndex, String),
-    m.health.ok
-      ? `ok${m.health.tookMs === undefined ? '' : ` (${m.health.tookMs} ms)`}`
-      : (m.health.error ?? 'unhealthy'),
-    m.alarms.join(', ') || dash,
-    m.errors.filter((e) => e !== m.health.error).join('; ') || dash,
-  ]);
-  return `${renderTable(head, rows)}\n${summary(status)}`;
+}
+
+/** The status table (etcdctl's columns plus health, quota use, alarms; -o wide: all) and a summary. */
+export function formatStatus(status: ClusterStatus, format: OutputFormat = 'table'): string {
+  const withNames = status.members.some((m) => m.name !== undefined);
+  return `${renderColumns(statusColumns(withNames), status.members, format)}\n${summary(status)}`;
 }
 
 function summary(status: ClusterStatus): string {

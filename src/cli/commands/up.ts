@@ -73,7 +73,7 @@ async function upUntilStopped(options: UpOptions, shutdown: Shutdown): Promise<n
         status,
       });
     } else {
-      process.stdout.write(`${formatStatus(status)}\n`);
+      process.stdout.write(`${formatStatus(status, options.output)}\n`);
     }
     if (options.detach && options.serve) {
       progress(
