@@ -93,13 +93,28 @@ describe('the unary call path', { concurrency: true }, () => {
     assert.equal((await client.get('/after/', { prefix: true })).length, 5);
     assert.equal((await client.get('/before'))[0]?.value.toString(), 'one');
 
-    // The maintenance and stream paths take the fresh token too.
+    // A stream opened after the token expired gets a fresh one too; then a maintenance call.
     await sleep(2500);
-    assert.equal((await client.status()).memberId.length > 0, true);
     const snapshot = await client.snapshot();
     let bytes = 0;
     for await (const chunk of snapshot.bytes) bytes += (chunk as Buffer).length;
     assert.ok(bytes > 0 && bytes % 512 === 32, `a whole snapshot (${bytes} bytes)`);
+    await sleep(2500);
+    const { revision } = await client.put('/watched', 'before');
+    await sleep(2500);
+    const seen = await new Promise<string>((resolve, reject) => {
+      const watch = client.watchAll(revision, {
+        onResponse: (r) => {
+          const event = r.events[0];
+          if (!event) return;
+          resolve(`${event.key.toString()}=${event.value.toString()}`);
+          watch.cancel();
+        },
+        onEnd: (error) => reject(error ?? new Error('the watch ended')),
+      });
+    });
+    assert.equal(seen, '/watched=before', 'a watch opened after the token expired');
+    assert.match((await client.status()).memberId, /^[0-9a-f]+$/);
 
     // A wrong password is an auth error, not a retry loop.
     const wrong = new MemberClient(member.endpoint, { ...timeouts, user: 'root', password: 'wrong' });

@@ -74,9 +74,12 @@ export class MemberChannel {
     }
   }
 
-  /** Metadata for a stream call: the current token, authenticating first when none is held yet. */
+  /**
+   * Metadata for opening a stream (watch, snapshot). A stream cannot be retried with a fresh
+   * token the way a unary call is, so with a user it always gets a fresh token from this member.
+   */
   async streamMetadata(): Promise<Metadata> {
-    if (this.options.user && this.token === undefined) await this.authenticate();
+    if (this.options.user) await this.authenticate();
     return this.metadata(this.token);
   }
 
