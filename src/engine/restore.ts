@@ -303,7 +303,7 @@ export async function digestLive(endpoint: string, connection: ConnectionOptions
   const client = new MemberClient(parseEndpoint(endpoint), connection);
   try {
     const digest = new DigestBuilder();
-    for await (const kv of client.scan()) digest.add(kv.rawKey, kv.value);
+    for await (const kv of client.scan()) digest.add(kv.key, kv.value);
     return digest.digest();
   } finally {
     client.close();

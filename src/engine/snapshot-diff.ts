@@ -222,7 +222,7 @@ export async function openLiveKeys(options: {
       pageSize: options.pageSize ?? LIVE_PAGE_SIZE,
     });
     async function* records(): AsyncGenerator<KeyRecord> {
-      for await (const kv of scan) yield { key: kv.rawKey, value: kv.value, modRevision: kv.modRevision };
+      for await (const kv of scan) yield { key: kv.key, value: kv.value, modRevision: kv.modRevision };
     }
     return { endpoint: member.endpoint, revision, records: records(), close: () => client.close() };
   } catch (error) {

@@ -24,6 +24,21 @@ export class MemberRequestError extends StewardError {
   }
 }
 
+/** The member did not answer within the call's deadline (gRPC DEADLINE_EXCEEDED). */
+export class MemberTimeoutError extends MemberRequestError {}
+
+/** The member refused the call's credentials: no user, a wrong password, no permission. */
+export class MemberAuthError extends MemberRequestError {}
+
+/**
+ * etcd refused to promote a learner that has not caught up with the leader yet ("can only
+ * promote a learner member which is in sync with leader"): wait and try again.
+ */
+export class LearnerNotReadyError extends MemberRequestError {}
+
+/** The member id named in a membership call is not (or no longer) in the cluster. */
+export class MemberNotFoundError extends MemberRequestError {}
+
 function isServiceError(error: unknown): error is ServiceError {
   return error instanceof Error && typeof (error as Partial<ServiceError>).code === 'number';
 }
@@ -42,8 +57,21 @@ export function toMemberError(
   }
   const details = error.details || error.message;
   const { reason, hint } = explain(error.code, details, timeoutMs);
-  return new MemberRequestError(endpoint, method, reason, error.code, { hint, cause: error });
+  const Kind = errorClass(error.code, details);
+  return new Kind(endpoint, method, reason, error.code, { hint, cause: error });
 }
+
+function errorClass(code: GrpcStatus, details: string): typeof MemberRequestError {
+  if (code === GrpcStatus.DEADLINE_EXCEEDED) return MemberTimeoutError;
+  if (/can only promote a learner member which is in sync with leader/i.test(details))
+    return LearnerNotReadyError;
+  if (/member not found/i.test(details)) return MemberNotFoundError;
+  if (AUTH_FAILURE.test(details)) return MemberAuthError;
+  return MemberRequestError;
+}
+
+const AUTH_FAILURE =
+  /user name is empty|authentication failed|invalid auth token|permission denied|not capable|revision of auth store is old/i;
 
 function explain(code: GrpcStatus, details: string, timeoutMs: number): { reason: string; hint?: string } {
   const lastError = /Last error: (.*?)(?:\. Resolution note:.*)?(?: \(\d{4}-\d\d-\d\dT[^)]*\))?$/.exec(
@@ -68,9 +96,13 @@ function explain(code: GrpcStatus, details: string, timeoutMs: number): { reason
       hint: 'the member may be down, partitioned or overloaded; raise --command-timeout if it is just slow',
     };
   }
-  if (
-    /user name is empty|authentication failed|invalid auth token|permission denied|not capable/i.test(details)
-  ) {
+  if (/can only promote a learner member which is in sync with leader/i.test(details)) {
+    return {
+      reason: details.replace(/^etcdserver: /, ''),
+      hint: 'the learner has not caught up with the leader yet: make sure it is running, wait and promote again',
+    };
+  }
+  if (AUTH_FAILURE.test(details)) {
     return {
       reason: details.replace(/^etcdserver: /, ''),
       hint: "this cluster has authentication on: pass --user NAME (password from --password, ETCDCTL_PASSWORD or the spec's auth section)",

@@ -52,12 +52,17 @@ export function parseU64BE(value: Buffer): number | undefined {
   return value.length === 8 ? readU64BE(value, 0) : undefined;
 }
 
-/** A decoded mvccpb.KeyValue. `key` and `value` are views into the page: copy them to keep them. */
-export interface DecodedKeyValue {
+/**
+ * etcd's mvccpb.KeyValue: one key as etcd stores and returns it. The one shape for a key
+ * everywhere: read from a snapshot (`Snapshot.keyValues`), from a member (`get`, `scan`) or in a
+ * watch event. `key` and `value` are the raw bytes (keys need not be UTF-8).
+ */
+export interface KeyValue {
   readonly key: Buffer;
   readonly value: Buffer;
   readonly createRevision: number;
   readonly modRevision: number;
+  /** How many times the key was written since it was (last) created: 1 after the first put. */
   readonly version: number;
   /** The lease id in decimal, as etcdctl's JSON prints it; "0" when none. */
   readonly lease: string;
@@ -124,8 +129,11 @@ class Reader {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Decodes an mvccpb.KeyValue (key=1, create_revision=2, mod_revision=3, version=4, value=5, lease=6). */
-export function decodeKeyValue(message: Buffer): DecodedKeyValue {
+/**
+ * Decodes an mvccpb.KeyValue (key=1, create_revision=2, mod_revision=3, version=4, value=5,
+ * lease=6). `key` and `value` are views into `message`: copy them to keep them.
+ */
+export function decodeKeyValue(message: Buffer): KeyValue {
   const r = new Reader(message);
   let key: Buffer = EMPTY;
   let value: Buffer = EMPTY;

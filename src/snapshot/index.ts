@@ -13,13 +13,7 @@ export {
   type WalkStats,
 } from './bbolt-walk.js';
 export { type EtcdClusterInfo, type EtcdMetaInfo, type SnapshotMember } from './etcd-buckets.js';
-export { type DecodedLease, type RevisionKey } from './etcd-records.js';
+export { type DecodedLease, type KeyValue, type RevisionKey } from './etcd-records.js';
 export { summarizeSnapshot, verifySnapshot, type SnapshotSummary, type VerifyReport } from './inspect.js';
-export {
-  Snapshot,
-  openSnapshot,
-  type KeyValueOptions,
-  type RevisionRecord,
-  type SnapshotKeyValue,
-} from './snapshot.js';
+export { Snapshot, openSnapshot, type KeyValueOptions, type RevisionRecord } from './snapshot.js';
 export { hasTrailer, type TrailerCheck, type TrailerStatus } from './trailer.js';

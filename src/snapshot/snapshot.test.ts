@@ -30,7 +30,7 @@ import {
   openSnapshot,
   summarizeSnapshot,
   verifySnapshot,
-  type SnapshotKeyValue,
+  type KeyValue,
 } from './index.js';
 
 const cleanup = new Cleanup();
@@ -110,7 +110,7 @@ async function etcdGet(cluster: Cluster, args: string[] = []): Promise<EtcdGet> 
   return parseGet(await cluster.ctl(['get', '', '--prefix', '-w', 'json', ...args]));
 }
 
-function asEtcdJson(kvs: SnapshotKeyValue[]): EtcdGet['kvs'] {
+function asEtcdJson(kvs: KeyValue[]): EtcdGet['kvs'] {
   return kvs.map((kv) => ({
     key: kv.key.toString('base64'),
     value: kv.value.toString('base64'),

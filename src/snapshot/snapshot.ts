@@ -21,7 +21,7 @@ import {
   decodeLease,
   parseRevisionKey,
   revisionKeyBytes,
-  type DecodedKeyValue,
+  type KeyValue,
   type DecodedLease,
   type RevisionKey,
 } from './etcd-records.js';
@@ -30,22 +30,10 @@ import { LiveIndex } from './live-index.js';
 import { PositionalFile } from './positional-file.js';
 import { TRAILER_SIZE, checkTrailer, hasTrailer, type TrailerCheck } from './trailer.js';
 
-/** One key as etcd would return it. `key` and `value` are the raw bytes (keys need not be UTF-8). */
-export interface SnapshotKeyValue {
-  readonly key: Buffer;
-  readonly value: Buffer;
-  readonly createRevision: number;
-  readonly modRevision: number;
-  /** How many times the key was written since it was (last) created: 1 after the first put. */
-  readonly version: number;
-  /** The lease id in decimal, as in etcdctl's JSON; "0" when the key has no lease. */
-  readonly lease: string;
-}
-
 /** One entry of the `key` bucket: a put, or a delete (`tombstone`, whose `kv` has only the key). */
 export interface RevisionRecord {
   readonly revision: RevisionKey;
-  readonly kv: SnapshotKeyValue;
+  readonly kv: KeyValue;
 }
 
 /** Which keys `keyValues` lists. */
@@ -63,7 +51,7 @@ export const KEY_BUCKET = 'key';
  * Decodes a KeyValue or throws `SnapshotCorruptError` at `where` (the revision it belongs to);
  * `where` may be a function, so the hot path builds no message.
  */
-export function decodeKeyValueAt(value: Buffer, where: string | (() => string)): DecodedKeyValue {
+export function decodeKeyValueAt(value: Buffer, where: string | (() => string)): KeyValue {
   try {
     return decodeKeyValue(value);
   } catch (error) {
@@ -88,7 +76,7 @@ export function describeRevision(key: Buffer): string {
   return rev ? `revision ${rev.main}_${rev.sub}${rev.tombstone ? 't' : ''}` : `key ${key.toString('hex')}`;
 }
 
-function copyKv(kv: DecodedKeyValue): SnapshotKeyValue {
+function copyKv(kv: KeyValue): KeyValue {
   return {
     key: Buffer.from(kv.key),
     value: Buffer.from(kv.value),
@@ -233,7 +221,7 @@ export class Snapshot {
    * then each value is read back in key order. Throws `SnapshotRevisionError` for a revision the
    * snapshot does not hold, `SnapshotCorruptError` for damage.
    */
-  async *keyValues(options: KeyValueOptions = {}): AsyncGenerator<SnapshotKeyValue> {
+  async *keyValues(options: KeyValueOptions = {}): AsyncGenerator<KeyValue> {
     const prefix = typeof options.prefix === 'string' ? Buffer.from(options.prefix) : options.prefix;
     const at = options.revision;
     if (at !== undefined) {
