@@ -9,12 +9,13 @@ import {
   getToken,
   setToken,
   type Backup,
-  type BackupsResponse,
+  type BackupsReply,
   type DefragPlan,
-  type HistoryResponse,
+  type HistoryMember,
+  type HistoryReply,
   type Job,
   type MemberRow,
-  type StatusResponse,
+  type StatusReply,
 } from './api.js';
 import { lineChart, type Series } from './chart.js';
 import { byId, fill, h } from './dom.js';
@@ -26,9 +27,9 @@ const SLOW_EVERY = 3; // history, backups and the defrag plan: every third tick
 const COLORS = ['#2f7ed8', '#e8743b', '#19a979', '#945ecf', '#d64f7c', '#13a4b4', '#bf9c00'];
 
 interface State {
-  status?: StatusResponse;
-  history?: HistoryResponse;
-  backups?: BackupsResponse;
+  status?: StatusReply;
+  history?: HistoryReply;
+  backups?: BackupsReply;
   plan?: DefragPlan;
   jobs: Job[];
   /** Jobs this page started, to report their outcome: job id → what it was for. */
@@ -58,7 +59,7 @@ async function refresh(all: boolean): Promise<void> {
   const before = new Map(state.jobs.map((j) => [j.id, j.state]));
   const work: Promise<void>[] = [
     load('status', api.status, (s) => (state.status = s)),
-    load('jobs', api.jobs, (j) => (state.jobs = j.jobs ?? [])),
+    load('jobs', api.jobs, (j) => (state.jobs = j.jobs)),
   ];
   if (all) {
     work.push(
@@ -159,9 +160,7 @@ function render(): void {
 }
 
 function clusterName(): string {
-  const c = state.status?.cluster;
-  if (typeof c === 'string') return c;
-  return c?.name ?? '';
+  return state.status?.cluster.name ?? '';
 }
 
 function renderHeader(): void {
@@ -222,8 +221,8 @@ function role(m: MemberRow): string {
   return 'unknown';
 }
 
-function memberName(m: { name?: string | null; endpoint?: string }): string {
-  return m.name || m.endpoint || '?';
+function memberName(m: { name: string | null; endpoint: string }): string {
+  return m.name || m.endpoint;
 }
 
 function renderMembers(): void {
@@ -235,13 +234,12 @@ function renderMembers(): void {
   fill(
     'members',
     members.map((m) => {
-      const healthy = m.health?.ok === true;
+      const healthy = m.health.ok;
       const r = role(m);
-      const quotaPct =
-        m.quotaUsePercent ?? (m.dbSize !== undefined && m.quota ? (m.dbSize / m.quota) * 100 : 0);
-      const inUsePct = m.dbSizeInUse !== undefined && m.quota ? (m.dbSizeInUse / m.quota) * 100 : 0;
+      const quotaPct = m.quotaUsePercent ?? (m.dbSize !== null && m.quota ? (m.dbSize / m.quota) * 100 : 0);
+      const inUsePct = m.dbSizeInUse !== null && m.quota ? (m.dbSizeInUse / m.quota) * 100 : 0;
       const level = quotaPct >= 80 ? 'critical' : quotaPct >= 60 ? 'warning' : 'ok';
-      const alarms = m.alarms ?? [];
+      const alarms = m.alarms;
       return h(
         'article',
         { class: `member ${healthy ? '' : 'down'}`, 'data-member': memberName(m) },
@@ -281,7 +279,7 @@ function renderMembers(): void {
           h('dt', {}, 'In use'),
           h('dd', {}, formatBytes(m.dbSizeInUse)),
           h('dt', {}, 'Fragmentation'),
-          h('dd', {}, m.fragmentationPercent === undefined ? '–' : `${m.fragmentationPercent.toFixed(1)} %`),
+          h('dd', {}, m.fragmentationPercent === null ? '–' : `${m.fragmentationPercent.toFixed(1)} %`),
           h('dt', {}, 'Raft index'),
           h('dd', {}, formatNumber(m.raftIndex)),
           h('dt', {}, 'Health'),
@@ -289,8 +287,8 @@ function renderMembers(): void {
             'dd',
             {},
             healthy
-              ? `ok${m.health?.tookMs !== undefined ? ` · ${Math.round(m.health.tookMs)} ms` : ''}`
-              : (m.health?.error ?? m.errors?.[0] ?? 'unreachable'),
+              ? `ok${m.health.tookMs !== null ? ` · ${Math.round(m.health.tookMs)} ms` : ''}`
+              : (m.health.error ?? m.errors[0] ?? 'unreachable'),
           ),
         ),
         alarms.length > 0
@@ -308,15 +306,14 @@ function renderMembers(): void {
 function renderCharts(): void {
   const samples = state.history?.samples ?? [];
   const names = [...new Set(samples.flatMap((s) => s.members.map((m) => m.name)))].sort();
-  const series = (
-    pick: (m: HistoryResponse['samples'][number]['members'][number]) => number | undefined,
-  ): Series[] =>
+  const series = (pick: (m: HistoryMember) => number | null): Series[] =>
     names.map((name, i) => ({
       label: name,
       color: COLORS[i % COLORS.length] ?? '#888',
       points: samples.flatMap((s) => {
-        const v = pick(s.members.find((m) => m.name === name) ?? { name });
-        return v === undefined || v === null ? [] : [{ t: s.t, v }];
+        const member = s.members.find((m) => m.name === name);
+        const v = member ? pick(member) : null;
+        return v === null ? [] : [{ t: s.t, v }];
       }),
     }));
   const windowText = state.history?.windowSeconds
@@ -342,12 +339,11 @@ function renderCharts(): void {
 
 function verification(b: Backup): HTMLElement {
   const v = b.lastVerification;
-  if (!v) return h('span', { class: 'muted' }, '–');
   return h(
     'span',
     {
       class: `badge ${v.ok ? 'ok' : 'critical'}`,
-      title: `${v.by} · ${v.at}${v.problems?.length ? ` · ${v.problems.join('; ')}` : ''}`,
+      title: `${v.by} · ${v.at}${v.problems.length > 0 ? ` · ${v.problems.join('; ')}` : ''}`,
     },
     v.ok ? `ok · ${formatAgo(v.at)}` : 'failed',
   );
@@ -458,9 +454,9 @@ function renderDefrag(): void {
   }
   const todo = plan.plan.filter((m) => m.action === 'defragment');
   const reclaim = todo.reduce((sum, m) => sum + m.wouldReclaim, 0);
-  const blockers = plan.preflight?.problems ?? [];
-  const warnings = plan.preflight?.warnings ?? [];
-  fill('defrag-rule', plan.rule ? `rule: ${plan.rule}` : '');
+  const blockers = plan.preflight.problems;
+  const warnings = plan.preflight.warnings;
+  fill('defrag-rule', `rule: ${plan.rule}`);
   fill(
     'defrag',
     h(
