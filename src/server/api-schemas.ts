@@ -202,23 +202,47 @@ export const defragReport = z.strictObject({
   historyFile: maybeText,
 });
 
-/** A job of the agent's queue (one at a time per cluster). */
-export const job = z.strictObject({
+/** What a job of each kind reports once it has ended (`result`; also on failure where it has one). */
+export const jobResults = {
+  backup: z.strictObject({
+    backup: text,
+    revision: z.number(),
+    keys: z.number(),
+    size: z.number(),
+    storedSize: z.number(),
+    member: maybeText,
+  }),
+  prune: z.strictObject({ removed: z.array(text), kept: z.array(text) }),
+  verify: z.strictObject({ backup: text, ok: z.boolean(), problems: z.array(text) }),
+  drill: z.strictObject({ backup: text, ok: z.boolean(), detail: text }),
+  defrag: defragReport,
+} as const;
+
+const jobFields = {
   id: text,
-  kind: z.enum(['backup', 'prune', 'verify', 'drill', 'defrag', 'snapshot']),
   trigger: z.enum(['schedule', 'api']),
   state: z.enum(['queued', 'running', 'succeeded', 'failed', 'aborted']),
   createdAt: time,
   startedAt: time.nullable(),
   finishedAt: time.nullable(),
   durationMs: maybeNumber,
-  result: z.unknown().optional().meta({
-    description:
-      'what the job did, once it ended (kind-specific; a defrag job holds the defrag report, also when it failed)',
-  }),
   error: text.optional(),
   hint: text.optional().meta({ description: 'what to do about the error, when the failure names a fix' }),
-});
+};
+
+/** A job of one kind, with that kind's result. */
+function jobOf<K extends string, R extends z.ZodType>(kind: K, result: R) {
+  return z.strictObject({ ...jobFields, kind: z.literal(kind), result: result.optional() });
+}
+
+/** A job of the agent's queue (one at a time per cluster); `kind` says which result it carries. */
+export const job = z.discriminatedUnion('kind', [
+  jobOf('backup', jobResults.backup),
+  jobOf('prune', jobResults.prune),
+  jobOf('verify', jobResults.verify),
+  jobOf('drill', jobResults.drill),
+  jobOf('defrag', jobResults.defrag),
+]);
 
 /** GET /api/jobs */
 export const jobsReply = z.strictObject({ jobs: z.array(job) });
@@ -237,6 +261,18 @@ export const defragBody = z.strictObject({
 /** Body of the POSTs that take none (an empty body or `{}`). */
 export const emptyBody = z.strictObject({});
 
+/**
+ * A value that becomes `T` once sent: the server writes undefined as null, so wherever the wire
+ * has null the value may hold undefined (the engine's types say `undefined` for "not known").
+ */
+export type Sendable<T> = T extends null
+  ? null | undefined
+  : T extends readonly (infer U)[]
+    ? readonly Sendable<U>[]
+    : T extends object
+      ? { readonly [K in keyof T]: Sendable<T[K]> }
+      : T;
+
 /** Component names in the OpenAPI document. */
 export const namedSchemas = {
   Error: errorReply,
@@ -248,6 +284,10 @@ export const namedSchemas = {
   Manifest: backupManifest,
   Backups: backupsReply,
   DefragReport: defragReport,
+  BackupJobResult: jobResults.backup,
+  PruneJobResult: jobResults.prune,
+  VerifyJobResult: jobResults.verify,
+  DrillJobResult: jobResults.drill,
   Job: job,
   Jobs: jobsReply,
   Accepted: acceptedReply,
@@ -390,6 +430,9 @@ export type BackupManifestReply = z.output<typeof backupManifest>;
 export type BackupsReply = z.output<typeof backupsReply>;
 export type DefragReportReply = z.output<typeof defragReport>;
 export type JobReply = z.output<typeof job>;
+export type JobKind = JobReply['kind'];
+/** The result of a job of kind K, as the client receives it. */
+export type JobResultReply<K extends JobKind = JobKind> = z.output<(typeof jobResults)[K]>;
 export type JobsReply = z.output<typeof jobsReply>;
 export type AcceptedReply = z.output<typeof acceptedReply>;
 export type DefragBody = z.input<typeof defragBody>;

@@ -9,7 +9,14 @@ import { fastify, type FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import { StewardError, describeError } from '../errors.js';
 import type { AgentCore } from './agent.js';
-import { apiRoutes, defragBody, emptyBody, type ApiRoutes, type ErrorReply } from './api-schemas.js';
+import {
+  apiRoutes,
+  defragBody,
+  emptyBody,
+  type ApiRoutes,
+  type ErrorReply,
+  type Sendable,
+} from './api-schemas.js';
 import { bearerMatches } from './auth.js';
 import type { Logger } from './logger.js';
 import { openApiDocument } from './openapi.js';
@@ -57,18 +64,6 @@ function sendJson(reply: FastifyReply, code: number, value: unknown): FastifyRep
     .type('application/json; charset=utf-8')
     .send(JSON.stringify(value, (_key, v: unknown) => (v === undefined ? null : v)));
 }
-
-/**
- * A value that becomes `T` once sent: `sendJson` writes undefined as null, so wherever the wire
- * has null the value may hold undefined (the engine's types say `undefined` for "not known").
- */
-type Sendable<T> = T extends null
-  ? null | undefined
-  : T extends readonly (infer U)[]
-    ? readonly Sendable<U>[]
-    : T extends object
-      ? { readonly [K in keyof T]: Sendable<T[K]> }
-      : T;
 
 type JsonRoute = {
   [K in keyof ApiRoutes]: ApiRoutes[K]['ok']['schema'] extends z.ZodType ? K : never;

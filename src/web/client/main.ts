@@ -121,24 +121,37 @@ function reportOutcome(job: Job): void {
   const mine = state.mine.get(job.id);
   if (!mine) return;
   state.mine.delete(job.id);
-  const ok = job.state === 'succeeded' && resultOk(job.result);
-  const detail = job.error ?? resultDetail(job.result);
+  const ok = job.state === 'succeeded' && resultOk(job);
+  const detail = job.error ?? resultDetail(job);
   const text = ok ? `${mine.kind} ok` : `${mine.kind} failed${detail ? `: ${detail}` : ''}`;
   if (mine.backup) state.outcomes.set(mine.backup, { kind: mine.kind, ok, text });
   notify(`${mine.label}: ${ok ? 'done' : text}`, ok ? 'ok' : 'error');
 }
 
-function resultOk(result: unknown): boolean {
-  return !(result && typeof result === 'object' && 'ok' in result && result.ok === false);
+/** False when the job's result says the backup or the defrag was not ok. */
+function resultOk(job: Job): boolean {
+  switch (job.kind) {
+    case 'verify':
+    case 'drill':
+    case 'defrag':
+      return job.result?.ok !== false;
+    default:
+      return true;
+  }
 }
 
-function resultDetail(result: unknown): string {
-  if (!result || typeof result !== 'object') return '';
-  const r = result as Record<string, unknown>;
-  if (Array.isArray(r['problems']) && r['problems'].length > 0) return r['problems'].join('; ');
-  if (typeof r['detail'] === 'string') return r['detail'];
-  if (typeof r['error'] === 'string') return r['error'];
-  return '';
+/** Why the job's result is not ok, from the result itself. */
+function resultDetail(job: Job): string {
+  switch (job.kind) {
+    case 'verify':
+      return job.result?.problems.join('; ') ?? '';
+    case 'drill':
+      return job.result?.detail ?? '';
+    case 'defrag':
+      return job.result?.error ?? '';
+    default:
+      return '';
+  }
 }
 
 function notify(text: string, kind: 'info' | 'ok' | 'error'): void {
@@ -525,23 +538,29 @@ function renderDefrag(): void {
 
 function jobSummary(job: Job): string {
   if (job.error) return job.error;
-  const r = job.result;
-  if (!r || typeof r !== 'object') return '';
-  const o = r as Record<string, unknown>;
   const parts: string[] = [];
-  const backup = o['backup'];
-  if (typeof o['name'] === 'string') parts.push(o['name']);
-  else if (typeof backup === 'string') parts.push(backup);
-  else if (backup && typeof backup === 'object' && 'name' in backup && typeof backup.name === 'string')
-    parts.push(backup.name);
-  if (typeof o['revision'] === 'number') parts.push(`rev ${formatNumber(o['revision'])}`);
-  if (typeof o['size'] === 'number') parts.push(formatBytes(o['size']));
-  if (typeof o['ok'] === 'boolean') parts.push(o['ok'] ? 'ok' : 'not ok');
-  if (typeof o['outcome'] === 'string') parts.push(o['outcome']);
-  if (typeof o['reclaimed'] === 'number') parts.push(`reclaimed ${formatBytes(o['reclaimed'])}`);
-  const detail = resultDetail(r);
+  switch (job.kind) {
+    case 'backup':
+      if (job.result)
+        parts.push(
+          job.result.backup,
+          `rev ${formatNumber(job.result.revision)}`,
+          formatBytes(job.result.size),
+        );
+      break;
+    case 'prune':
+      if (job.result) parts.push(`${job.result.removed.length} pruned`);
+      break;
+    case 'verify':
+    case 'drill':
+      if (job.result) parts.push(job.result.backup, job.result.ok ? 'ok' : 'not ok');
+      break;
+    case 'defrag':
+      if (job.result) parts.push(job.result.outcome, `reclaimed ${formatBytes(job.result.reclaimed)}`);
+      break;
+  }
+  const detail = resultDetail(job);
   if (detail) parts.push(detail);
-  if (Array.isArray(o['removed'])) parts.push(`${o['removed'].length} pruned`);
   return parts.join(' · ');
 }
 
