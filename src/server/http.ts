@@ -6,9 +6,17 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fastify, type FastifyReply } from 'fastify';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { StewardError, describeError } from '../errors.js';
 import type { AgentCore } from './agent.js';
+import {
+  apiRoutes,
+  defragBody,
+  emptyBody,
+  type ApiRoutes,
+  type ErrorReply,
+  type Sendable,
+} from './api-schemas.js';
 import { bearerMatches } from './auth.js';
 import type { Logger } from './logger.js';
 import { openApiDocument } from './openapi.js';
@@ -26,14 +34,6 @@ export interface HttpOptions {
   readonly webDir: string;
   readonly log: Logger;
 }
-
-const defragBody = z.strictObject({
-  confirm: z.literal(true, {
-    error: 'set "confirm": true to run a defrag (it briefly blocks each member in turn)',
-  }),
-  compact: z.boolean().optional(),
-});
-const emptyBody = z.strictObject({});
 
 /** The dashboard's files under dist/web (the build writes them; see scripts/bundle.mjs). */
 const WEB_FILES = new Set(['index.html', 'app.js', 'app.js.map', 'style.css']);
@@ -63,6 +63,33 @@ function sendJson(reply: FastifyReply, code: number, value: unknown): FastifyRep
     .code(code)
     .type('application/json; charset=utf-8')
     .send(JSON.stringify(value, (_key, v: unknown) => (v === undefined ? null : v)));
+}
+
+type JsonRoute = {
+  [K in keyof ApiRoutes]: ApiRoutes[K]['ok']['schema'] extends z.ZodType ? K : never;
+}[keyof ApiRoutes];
+
+/**
+ * Sends a route's success reply, typed by its schema in api-schemas.ts. Not parsed here: the API
+ * test parses every route's real reply with its (strict) schema, and a reply that failed a parse
+ * in production would cost the user an answer for a field the schema missed.
+ */
+function sendReply<K extends JsonRoute>(
+  reply: FastifyReply,
+  route: K,
+  value: Sendable<z.output<ApiRoutes[K]['ok']['schema']>>,
+): FastifyReply {
+  return sendJson(reply, apiRoutes[route].ok.status, value);
+}
+
+/** Sends an error reply (the Error schema). */
+function sendError(reply: FastifyReply, code: number, value: ErrorReply): FastifyReply {
+  return sendJson(reply, code, value);
+}
+
+/** Fastify's form of an OpenAPI path: /api/jobs/{id} → /api/jobs/:id. */
+function fastifyPath(route: keyof ApiRoutes): string {
+  return apiRoutes[route].path.replace(/\{(\w+)\}/g, ':$1');
 }
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -113,25 +140,25 @@ export async function startHttp(core: AgentCore, options: HttpOptions): Promise<
     if (status >= 500)
       options.log.error({ route: request.url, error: describeError(error) }, 'request failed');
     const hint = error instanceof StewardError ? error.hint : undefined;
-    return sendJson(reply, status, { error: describeError(error), ...(hint ? { hint } : {}) });
+    return sendError(reply, status, { error: describeError(error), ...(hint ? { hint } : {}) });
   });
   app.setNotFoundHandler((request, reply) =>
-    sendJson(reply, 404, { error: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` }),
+    sendError(reply, 404, { error: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` }),
   );
 
   app.addHook('onRequest', async (request, reply) => {
     if (options.token === undefined || request.method === 'GET' || request.method === 'HEAD') return;
     if (!bearerMatches(request.headers.authorization, options.token)) {
-      return sendJson(reply, 401, {
+      return sendError(reply, 401, {
         error: 'this call changes the cluster and needs the API token',
         hint: 'send the header Authorization: Bearer <token> (the token is in the agent’s monitoring.tokenEnv or tokenFile)',
       });
     }
   });
 
-  app.get('/api/status', async (_request, reply) => {
+  app.get(fastifyPath('status'), async (_request, reply) => {
     const { status, checkedAt, problems } = core.status();
-    return sendJson(reply, 200, {
+    return sendReply(reply, 'status', {
       cluster: {
         name: core.clusterName,
         id: status?.clusterId,
@@ -144,45 +171,54 @@ export async function startHttp(core: AgentCore, options: HttpOptions): Promise<
     });
   });
 
-  app.get('/api/history', async (_request, reply) =>
-    sendJson(reply, 200, { windowSeconds: core.history.windowMs / 1000, samples: core.history.list() }),
+  app.get(fastifyPath('history'), async (_request, reply) =>
+    sendReply(reply, 'history', {
+      windowSeconds: core.history.windowMs / 1000,
+      samples: core.history.list(),
+    }),
   );
 
-  app.get('/api/backups', async (_request, reply) =>
-    sendJson(reply, 200, {
+  app.get(fastifyPath('backups'), async (_request, reply) =>
+    sendReply(reply, 'backups', {
       storage: core.storage?.displayUrl ?? null,
       backups: core.storage ? await core.listBackups() : [],
     }),
   );
-  app.post('/api/backups', async (request, reply) => {
+  app.post(fastifyPath('createBackup'), async (request, reply) => {
     parseBody(emptyBody, request.body);
-    return sendJson(reply, 202, { job: core.submitBackup('api') });
+    return sendReply(reply, 'createBackup', { job: core.submitBackup('api') });
   });
-  app.post<{ Params: { name: string } }>('/api/backups/:name/verify', async (request, reply) => {
+  app.post<{ Params: { name: string } }>(fastifyPath('verify'), async (request, reply) => {
     parseBody(emptyBody, request.body);
-    return sendJson(reply, 202, { job: await core.submitVerify(request.params.name) });
+    return sendReply(reply, 'verify', { job: await core.submitVerify(request.params.name) });
   });
-  app.post<{ Params: { name: string } }>('/api/backups/:name/drill', async (request, reply) => {
+  app.post<{ Params: { name: string } }>(fastifyPath('drill'), async (request, reply) => {
     parseBody(emptyBody, request.body);
-    return sendJson(reply, 202, { job: await core.submitDrill(request.params.name, 'api') });
+    return sendReply(reply, 'drill', { job: await core.submitDrill(request.params.name, 'api') });
   });
 
-  app.get('/api/defrag/plan', async (_request, reply) => sendJson(reply, 200, await core.defragPlan()));
-  app.post('/api/defrag', async (request, reply) => {
+  app.get(fastifyPath('defragPlan'), async (_request, reply) =>
+    sendReply(reply, 'defragPlan', await core.defragPlan()),
+  );
+  app.post(fastifyPath('defrag'), async (request, reply) => {
     const body = parseBody(defragBody, request.body);
-    return sendJson(reply, 202, { job: core.submitDefrag('api', body.compact) });
+    return sendReply(reply, 'defrag', { job: core.submitDefrag('api', body.compact) });
   });
 
-  app.get('/api/jobs', async (_request, reply) => sendJson(reply, 200, { jobs: core.jobs.list() }));
-  app.get<{ Params: { id: string } }>('/api/jobs/:id', async (request, reply) => {
+  app.get(fastifyPath('jobs'), async (_request, reply) =>
+    sendReply(reply, 'jobs', { jobs: core.jobs.list() }),
+  );
+  app.get<{ Params: { id: string } }>(fastifyPath('job'), async (request, reply) => {
     const job = core.jobs.get(request.params.id);
     if (!job) throw new HttpError(404, `no job '${request.params.id}' (the agent keeps the newest 200)`);
-    return sendJson(reply, 200, job);
+    return sendReply(reply, 'job', job);
   });
 
-  app.get('/api/openapi.json', async (_request, reply) => sendJson(reply, 200, openApiDocument()));
+  app.get(fastifyPath('openapi'), async (_request, reply) =>
+    sendReply(reply, 'openapi', openApiDocument() as Record<string, unknown>),
+  );
 
-  app.get('/metrics', async (_request, reply) =>
+  app.get(fastifyPath('metrics'), async (_request, reply) =>
     reply
       .code(200)
       .type(core.registry.contentType)

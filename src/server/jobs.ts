@@ -5,47 +5,56 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describeError } from '../errors.js';
+import type { JobKind, JobReply, JobResultReply, Sendable } from './api-schemas.js';
 import type { Logger } from './logger.js';
 
-export type JobKind = 'backup' | 'prune' | 'verify' | 'drill' | 'defrag' | 'snapshot';
-export type JobTrigger = 'schedule' | 'api';
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'aborted';
+export type { JobKind };
+export type JobTrigger = JobReply['trigger'];
+export type JobState = JobReply['state'];
+/** What a job of kind K returns (its schema is api-schemas' jobResults[K]). */
+export type JobResult<K extends JobKind = JobKind> = Sendable<JobResultReply<K>>;
 
-/** A job as `/api/jobs` shows it. */
-export interface Job {
+/** A job of kind K as `/api/jobs` shows it. */
+export interface JobOf<K extends JobKind> {
   readonly id: string;
-  readonly kind: JobKind;
+  readonly kind: K;
   readonly trigger: JobTrigger;
   state: JobState;
   readonly createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;
-  result?: unknown;
+  result?: JobResult<K>;
   error?: string;
   /** What to do about the error, when the failure names a fix. */
   hint?: string;
 }
 
+/** A job of any kind (narrowed by `kind`). */
+export type Job = { [K in JobKind]: JobOf<K> }[JobKind];
+
+/** A job as the queue holds it: kind and result are paired at `submit`. */
+type QueuedJob = JobOf<JobKind>;
+
 /** What a job's work may throw to fail with a result attached (e.g. a defrag report). */
 export class JobFailure extends Error {
-  readonly result: unknown;
+  readonly result: JobResult;
   readonly hint: string | undefined;
-  constructor(message: string, result: unknown, hint?: string) {
+  constructor(message: string, result: JobResult, hint?: string) {
     super(message);
     this.result = result;
     this.hint = hint;
   }
 }
 
-export type JobWork = (signal: AbortSignal) => Promise<unknown>;
+export type JobWork<K extends JobKind = JobKind> = (signal: AbortSignal) => Promise<JobResult<K>>;
 
 const KEEP_FINISHED = 200;
 
 export class JobQueue {
-  private readonly jobs: Job[] = [];
-  private readonly waiting: { job: Job; work: JobWork }[] = [];
-  private running: { job: Job; controller: AbortController; done: Promise<void> } | undefined;
+  private readonly jobs: QueuedJob[] = [];
+  private readonly waiting: { job: QueuedJob; work: JobWork }[] = [];
+  private running: { job: QueuedJob; controller: AbortController; done: Promise<void> } | undefined;
   private closed = false;
   private readonly log: Logger | undefined;
   private readonly listeners: ((job: Job) => void)[] = [];
@@ -60,8 +69,8 @@ export class JobQueue {
   }
 
   /** Queues `work`; it runs once every job before it has ended. */
-  submit(kind: JobKind, trigger: JobTrigger, work: JobWork): Job {
-    const job: Job = {
+  submit<K extends JobKind>(kind: K, trigger: JobTrigger, work: JobWork<K>): JobOf<K> {
+    const job: JobOf<K> = {
       id: `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
       kind,
       trigger,
@@ -89,11 +98,11 @@ export class JobQueue {
 
   /** Every job, newest first. */
   list(): readonly Job[] {
-    return this.jobs;
+    return this.jobs as readonly Job[];
   }
 
   get(id: string): Job | undefined {
-    return this.jobs.find((j) => j.id === id);
+    return this.jobs.find((j) => j.id === id) as Job | undefined;
   }
 
   /** Aborts the running job, drops the queued ones; resolves once the running job has ended. */
@@ -139,7 +148,13 @@ export class JobQueue {
     });
   }
 
-  private finish(job: Job, state: JobState, result: unknown, error: string | undefined, hint?: string): void {
+  private finish(
+    job: QueuedJob,
+    state: JobState,
+    result: JobResult | undefined,
+    error: string | undefined,
+    hint?: string,
+  ): void {
     job.state = state;
     job.finishedAt = new Date().toISOString();
     job.durationMs = job.startedAt ? Date.parse(job.finishedAt) - Date.parse(job.startedAt) : 0;
@@ -149,12 +164,12 @@ export class JobQueue {
     const fields = { job: job.id, kind: job.kind, trigger: job.trigger, durationMs: job.durationMs };
     if (state === 'succeeded') this.log?.info({ ...fields, ...smallRecord(result) }, `${job.kind}: done`);
     else this.log?.error({ ...fields, state, error, hint }, `${job.kind}: ${state}`);
-    for (const listener of this.listeners) listener(job);
+    for (const listener of this.listeners) listener(job as Job);
     const finished = this.jobs.filter((j) => j.finishedAt !== null);
     if (finished.length > KEEP_FINISHED) {
       const drop = new Set(finished.slice(KEEP_FINISHED));
       for (let i = this.jobs.length - 1; i >= 0; i -= 1)
-        if (drop.has(this.jobs[i] as Job)) this.jobs.splice(i, 1);
+        if (drop.has(this.jobs[i] as QueuedJob)) this.jobs.splice(i, 1);
     }
   }
 }

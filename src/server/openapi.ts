@@ -1,261 +1,104 @@
-/** The OpenAPI 3 description of the agent's HTTP API, served at /api/openapi.json. */
+/**
+ * The OpenAPI 3 description of the agent's HTTP API, served at /api/openapi.json, generated from
+ * the zod schemas and the route table in api-schemas.ts (nothing about a reply is written here).
+ */
+import { z } from 'zod';
+import { apiRoutes, namedSchemas, type ApiRoute } from './api-schemas.js';
 
-const error = {
-  description: 'An error: what went wrong and, when known, the fix',
-  content: {
-    'application/json': {
-      schema: { $ref: '#/components/schemas/Error' },
+type JsonSchema = Record<string, unknown>;
+
+const REF = '#/components/schemas/';
+
+/** The named schemas as OpenAPI 3.0 components; a schema used inside another becomes a $ref. */
+function components(): Record<string, JsonSchema> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(namedSchemas)) registry.add(schema, { id });
+  const { schemas } = z.toJSONSchema(registry, {
+    target: 'openapi-3.0',
+    uri: (id) => `${REF}${id}`,
+    // zod spells a date-time out as a regular expression too; the format says it.
+    override: ({ jsonSchema }) => {
+      if (jsonSchema.format === 'date-time') delete jsonSchema.pattern;
     },
-  },
-};
+  });
+  const out: Record<string, JsonSchema> = {};
+  for (const [id, schema] of Object.entries(schemas)) {
+    const { $id: _id, $schema: _schema, ...rest } = schema as JsonSchema;
+    out[id] = rest;
+  }
+  return out;
+}
 
-const accepted = {
-  description: 'The job was queued; poll GET /api/jobs/{id}',
-  content: {
-    'application/json': {
-      schema: {
-        type: 'object',
-        required: ['job'],
-        properties: { job: { $ref: '#/components/schemas/Job' } },
-      },
+/** The schema of a reply: a $ref when it is a named component, else inline. */
+function schemaOf(schema: z.ZodType): JsonSchema {
+  const id = Object.entries(namedSchemas).find(([, s]) => s === schema)?.[0];
+  if (id) return { $ref: `${REF}${id}` };
+  const { $schema: _schema, ...rest } = z.toJSONSchema(schema, { target: 'openapi-3.0' }) as JsonSchema;
+  return rest;
+}
+
+function operation(route: ApiRoute): JsonSchema {
+  const responses: Record<string, JsonSchema> = {
+    [route.ok.status]: {
+      description: route.ok.description,
+      content:
+        route.ok.schema === 'text'
+          ? { 'text/plain': { schema: { type: 'string' } } }
+          : { 'application/json': { schema: schemaOf(route.ok.schema) } },
     },
-  },
-};
-
-const json = (schema: object, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
-
-const mutating = { security: [{ bearer: [] }, {}] };
-
-const nameParam = {
-  name: 'name',
-  in: 'path',
-  required: true,
-  schema: { type: 'string' },
-  description: 'a backup name, or latest',
-};
-
-export function openApiDocument(): object {
+  };
+  for (const status of route.errors)
+    responses[status] = {
+      description: 'An error: what went wrong and, when known, the fix',
+      content: { 'application/json': { schema: { $ref: `${REF}Error` } } },
+    };
   return {
+    summary: route.summary,
+    ...(route.mutating ? { security: [{ bearer: [] }, {}] } : {}),
+    ...(route.params
+      ? {
+          parameters: Object.entries(route.params).map(([name, description]) => ({
+            name,
+            in: 'path',
+            required: true,
+            schema: { type: 'string' },
+            description,
+          })),
+        }
+      : {}),
+    ...(route.body
+      ? {
+          requestBody: {
+            required: route.body.required,
+            content: { 'application/json': { schema: schemaOf(route.body.schema) } },
+          },
+        }
+      : {}),
+    responses,
+  };
+}
+
+let built: object | undefined;
+
+/** The document (built once: the schemas do not change while the agent runs). */
+export function openApiDocument(): object {
+  if (built) return built;
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+  for (const route of Object.values(apiRoutes) as ApiRoute[])
+    (paths[route.path] ??= {})[route.method.toLowerCase()] = operation(route);
+  built = {
     openapi: '3.0.3',
     info: {
       title: 'etcd-steward agent',
       version: '1',
       description:
-        'Status, history, backups, defrag and jobs of one etcd cluster. POST routes need `Authorization: Bearer <token>` when the agent listens beyond loopback.',
+        'Status, history, backups, defrag and jobs of one etcd cluster. POST routes need `Authorization: Bearer <token>` when the agent listens beyond loopback. A field the agent does not know is `null`, never left out.',
     },
-    paths: {
-      '/api/status': {
-        get: {
-          summary: 'Cluster status from the last poll, with the current problems',
-          responses: { 200: json({ $ref: '#/components/schemas/Status' }, 'The status') },
-        },
-      },
-      '/api/history': {
-        get: {
-          summary: 'Status samples kept in memory for monitoring.historyWindow',
-          responses: { 200: json({ $ref: '#/components/schemas/History' }, 'Samples, oldest first') },
-        },
-      },
-      '/api/backups': {
-        get: {
-          summary: 'The backup catalog (oldest first) and the storage it is in (no credentials)',
-          responses: {
-            200: json(
-              {
-                type: 'object',
-                required: ['storage', 'backups'],
-                properties: {
-                  storage: { type: 'string', nullable: true },
-                  backups: { type: 'array', items: { $ref: '#/components/schemas/Manifest' } },
-                },
-              },
-              'The catalog',
-            ),
-          },
-        },
-        post: {
-          summary: 'Take a backup now (then prune by the retention rule)',
-          ...mutating,
-          requestBody: {
-            required: false,
-            content: { 'application/json': { schema: { type: 'object', additionalProperties: false } } },
-          },
-          responses: { 202: accepted, 400: error, 401: error, 409: error },
-        },
-      },
-      '/api/backups/{name}/verify': {
-        post: {
-          summary: 'Re-read a stored backup end to end and record the verdict',
-          ...mutating,
-          parameters: [nameParam],
-          responses: { 202: accepted, 401: error, 404: error },
-        },
-      },
-      '/api/backups/{name}/drill': {
-        post: {
-          summary: 'Restore a backup into a throwaway cluster and compare',
-          ...mutating,
-          parameters: [nameParam],
-          responses: { 202: accepted, 401: error, 404: error },
-        },
-      },
-      '/api/defrag/plan': {
-        get: {
-          summary: 'The defrag dry run: the same JSON as `etcd-steward defrag --dry-run -o json`',
-          responses: { 200: json({ type: 'object' }, 'The defrag report of a dry run') },
-        },
-      },
-      '/api/defrag': {
-        post: {
-          summary: 'Run a rolling defrag with the spec’s rule',
-          ...mutating,
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  required: ['confirm'],
-                  additionalProperties: false,
-                  properties: {
-                    confirm: { type: 'boolean', enum: [true] },
-                    compact: { type: 'boolean', description: 'compact to the current revision first' },
-                  },
-                },
-              },
-            },
-          },
-          responses: { 202: accepted, 400: error, 401: error },
-        },
-      },
-      '/api/jobs': {
-        get: {
-          summary: 'Jobs, newest first (the newest 200 finished ones are kept)',
-          responses: {
-            200: json(
-              {
-                type: 'object',
-                properties: { jobs: { type: 'array', items: { $ref: '#/components/schemas/Job' } } },
-              },
-              'Jobs',
-            ),
-          },
-        },
-      },
-      '/api/jobs/{id}': {
-        get: {
-          summary: 'One job',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { 200: json({ $ref: '#/components/schemas/Job' }, 'The job'), 404: error },
-        },
-      },
-      '/api/openapi.json': {
-        get: { summary: 'This document', responses: { 200: json({ type: 'object' }, 'OpenAPI 3') } },
-      },
-      '/metrics': {
-        get: {
-          summary: 'Prometheus metrics (text format), prefix etcd_steward_',
-          responses: {
-            200: { description: 'Metrics', content: { 'text/plain': { schema: { type: 'string' } } } },
-          },
-        },
-      },
-    },
+    paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-      schemas: {
-        Error: {
-          type: 'object',
-          required: ['error'],
-          properties: { error: { type: 'string' }, hint: { type: 'string' } },
-        },
-        Job: {
-          type: 'object',
-          required: ['id', 'kind', 'trigger', 'state', 'createdAt', 'startedAt', 'finishedAt', 'durationMs'],
-          properties: {
-            id: { type: 'string' },
-            kind: { type: 'string', enum: ['backup', 'prune', 'verify', 'drill', 'defrag', 'snapshot'] },
-            trigger: { type: 'string', enum: ['schedule', 'api'] },
-            state: { type: 'string', enum: ['queued', 'running', 'succeeded', 'failed', 'aborted'] },
-            createdAt: { type: 'string', format: 'date-time' },
-            startedAt: { type: 'string', format: 'date-time', nullable: true },
-            finishedAt: { type: 'string', format: 'date-time', nullable: true },
-            durationMs: { type: 'number', nullable: true },
-            result: { description: 'what the job did (kind-specific)' },
-            error: { type: 'string' },
-            hint: { type: 'string' },
-          },
-        },
-        Problem: {
-          type: 'object',
-          required: ['id', 'severity', 'message'],
-          properties: {
-            id: {
-              type: 'string',
-              description:
-                'no-leader, member-down, alarm, backup-stale, backup-failing, drill-failing, defrag-failing (and changelog-gap, changelog-lag with continuous backups)',
-            },
-            severity: { type: 'string', enum: ['critical', 'warning'] },
-            message: { type: 'string' },
-          },
-        },
-        Status: {
-          type: 'object',
-          required: ['cluster', 'checkedAt', 'members', 'problems'],
-          properties: {
-            cluster: {
-              type: 'object',
-              properties: {
-                name: { type: 'string' },
-                id: { type: 'string', nullable: true },
-                leaderId: { type: 'string', nullable: true },
-                healthy: { type: 'boolean' },
-              },
-            },
-            checkedAt: { type: 'string', format: 'date-time', nullable: true },
-            members: {
-              type: 'array',
-              description: 'rows as `etcd-steward status -o json` prints them',
-              items: { type: 'object' },
-            },
-            problems: { type: 'array', items: { $ref: '#/components/schemas/Problem' } },
-          },
-        },
-        History: {
-          type: 'object',
-          properties: {
-            windowSeconds: { type: 'number' },
-            samples: {
-              type: 'array',
-              items: {
-                type: 'object',
-                properties: {
-                  t: { type: 'number', description: 'ms since the epoch' },
-                  members: {
-                    type: 'array',
-                    items: {
-                      type: 'object',
-                      properties: {
-                        name: { type: 'string' },
-                        dbSize: { type: 'number', nullable: true },
-                        dbSizeInUse: { type: 'number', nullable: true },
-                        raftIndex: { type: 'number', nullable: true },
-                        appliedLag: { type: 'number', nullable: true },
-                        isLeader: { type: 'boolean' },
-                        healthy: { type: 'boolean' },
-                      },
-                    },
-                  },
-                },
-              },
-            },
-          },
-        },
-        Manifest: { type: 'object', description: 'a backup manifest as `backup list -o json` prints it' },
-      },
+      schemas: components(),
     },
   };
+  return built;
 }

@@ -1,115 +1,30 @@
 /**
  * The agent's JSON API as the dashboard reads it, and one fetch wrapper that sends the token
- * (kept in localStorage, for agents bound off loopback) as a Bearer header. Fields the page does
- * not need are left out; everything optional is treated as possibly missing.
+ * (kept in localStorage, for agents bound off loopback) as a Bearer header. The reply types are
+ * those of the agent's schemas (server/api-schemas.ts), imported as types only: the browser
+ * bundle carries no zod.
  */
+import type {
+  AcceptedReply,
+  ApiRoutes,
+  BackupsReply,
+  DefragBody,
+  DefragReportReply,
+  HistoryReply,
+  JobsReply,
+  StatusReply,
+} from '../../server/api-schemas.js';
 
-export interface MemberRow {
-  endpoint: string;
-  id?: string;
-  name?: string;
-  version?: string;
-  dbSize?: number;
-  dbSizeInUse?: number;
-  fragmentationPercent?: number;
-  quota?: number;
-  quotaUsePercent?: number;
-  isLeader?: boolean;
-  isLearner?: boolean;
-  raftIndex?: number;
-  raftAppliedIndex?: number;
-  errors?: string[];
-  alarms?: string[];
-  health?: { ok: boolean; error?: string; tookMs?: number };
-}
+export type { StatusReply, HistoryReply, BackupsReply, JobsReply };
 
-export interface Problem {
-  id: string;
-  severity: 'critical' | 'warning';
-  message: string;
-}
-
-export interface StatusResponse {
-  cluster?: string | { name?: string; id?: string };
-  checkedAt?: string | number;
-  members: MemberRow[];
-  problems: Problem[];
-}
-
-export interface HistoryMember {
-  name: string;
-  dbSize?: number;
-  dbSizeInUse?: number;
-  raftIndex?: number;
-  appliedLag?: number;
-  isLeader?: boolean;
-  healthy?: boolean;
-}
-
-export interface HistoryResponse {
-  windowSeconds?: number;
-  samples: { t: number; members: HistoryMember[] }[];
-}
-
-export interface Backup {
-  name: string;
-  createdAt: string;
-  revision: number;
-  size: number;
-  storedSize: number;
-  keyCount: number;
-  compression: string;
-  etcdVersion?: string | null;
-  member?: { name?: string | null };
-  lastVerification?: { at: string; ok: boolean; by: string; problems?: string[] };
-  drill?: { at: string; ok: boolean; detail: string } | null;
-}
-
-export interface BackupsResponse {
-  storage?: string;
-  backups: Backup[];
-}
-
-export interface PlannedMember {
-  order: number;
-  endpoint: string;
-  name?: string;
-  role: string;
-  dbSize: number;
-  dbSizeInUse: number;
-  dbSizeFree: number;
-  dbQuota: number;
-  dbQuotaUsage: number;
-  action: 'defragment' | 'skip';
-  wouldReclaim: number;
-}
-
-export interface DefragPlan {
-  rule?: string;
-  outcome?: string;
-  preflight?: { ok: boolean; problems?: string[]; warnings?: string[] };
-  plan: PlannedMember[];
-  error?: string;
-}
-
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'aborted';
-
-export interface Job {
-  id: string;
-  kind: string;
-  trigger: string;
-  state: JobState;
-  createdAt?: string | number;
-  startedAt?: string | number | null;
-  finishedAt?: string | number | null;
-  durationMs?: number | null;
-  result?: unknown;
-  error?: string | null;
-}
-
-export interface JobsResponse {
-  jobs: Job[];
-}
+export type {
+  MemberRow,
+  Problem,
+  HistoryMember,
+  BackupManifestReply as Backup,
+  DefragReportReply as DefragPlan,
+  JobReply as Job,
+} from '../../server/api-schemas.js';
 
 const TOKEN_KEY = 'etcd-steward.token';
 
@@ -164,14 +79,24 @@ async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Pr
   return data as T;
 }
 
+/** `/api/backups/{name}/verify` with the name filled in. */
+function withName(path: ApiRoutes['verify' | 'drill']['path'], name: string): string {
+  return path.replace('{name}', encodeURIComponent(name));
+}
+
+const defragBody = (compact: boolean): DefragBody => ({ confirm: true, compact });
+
 export const api = {
-  status: () => call<StatusResponse>('GET', '/api/status'),
-  history: () => call<HistoryResponse>('GET', '/api/history'),
-  backups: () => call<BackupsResponse>('GET', '/api/backups'),
-  defragPlan: () => call<DefragPlan>('GET', '/api/defrag/plan'),
-  jobs: () => call<JobsResponse>('GET', '/api/jobs'),
-  createBackup: () => call<{ job: Job }>('POST', '/api/backups', {}),
-  verify: (name: string) => call<{ job: Job }>('POST', `/api/backups/${encodeURIComponent(name)}/verify`, {}),
-  drill: (name: string) => call<{ job: Job }>('POST', `/api/backups/${encodeURIComponent(name)}/drill`, {}),
-  defrag: (compact: boolean) => call<{ job: Job }>('POST', '/api/defrag', { confirm: true, compact }),
+  status: () => call<StatusReply>('GET', '/api/status' satisfies ApiRoutes['status']['path']),
+  history: () => call<HistoryReply>('GET', '/api/history' satisfies ApiRoutes['history']['path']),
+  backups: () => call<BackupsReply>('GET', '/api/backups' satisfies ApiRoutes['backups']['path']),
+  defragPlan: () =>
+    call<DefragReportReply>('GET', '/api/defrag/plan' satisfies ApiRoutes['defragPlan']['path']),
+  jobs: () => call<JobsReply>('GET', '/api/jobs' satisfies ApiRoutes['jobs']['path']),
+  createBackup: () =>
+    call<AcceptedReply>('POST', '/api/backups' satisfies ApiRoutes['createBackup']['path'], {}),
+  verify: (name: string) => call<AcceptedReply>('POST', withName('/api/backups/{name}/verify', name), {}),
+  drill: (name: string) => call<AcceptedReply>('POST', withName('/api/backups/{name}/drill', name), {}),
+  defrag: (compact: boolean) =>
+    call<AcceptedReply>('POST', '/api/defrag' satisfies ApiRoutes['defrag']['path'], defragBody(compact)),
 };

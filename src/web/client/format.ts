@@ -19,14 +19,14 @@ export function formatNumber(n: number | undefined | null): string {
   return n.toLocaleString('en-US');
 }
 
-export function toDate(value: string | number | null | undefined): Date | undefined {
+export function toDate(value: string | null | undefined): Date | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const d = new Date(value);
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
 /** "14:03:22" today, "Dec 3 14:03" otherwise. */
-export function formatTime(value: string | number | null | undefined): string {
+export function formatTime(value: string | null | undefined): string {
   const d = toDate(value);
   if (!d) return '–';
   const now = new Date();
@@ -36,7 +36,7 @@ export function formatTime(value: string | number | null | undefined): string {
 }
 
 /** "12 s ago", "5 min ago", "3 h ago", "2 d ago". */
-export function formatAgo(value: string | number | null | undefined, now = Date.now()): string {
+export function formatAgo(value: string | null | undefined, now = Date.now()): string {
   const d = toDate(value);
   if (!d) return '–';
   const s = Math.max(0, Math.round((now - d.getTime()) / 1000));

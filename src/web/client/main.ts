@@ -9,12 +9,13 @@ import {
   getToken,
   setToken,
   type Backup,
-  type BackupsResponse,
+  type BackupsReply,
   type DefragPlan,
-  type HistoryResponse,
+  type HistoryMember,
+  type HistoryReply,
   type Job,
   type MemberRow,
-  type StatusResponse,
+  type StatusReply,
 } from './api.js';
 import { lineChart, type Series } from './chart.js';
 import { byId, fill, h } from './dom.js';
@@ -26,9 +27,9 @@ const SLOW_EVERY = 3; // history, backups and the defrag plan: every third tick
 const COLORS = ['#2f7ed8', '#e8743b', '#19a979', '#945ecf', '#d64f7c', '#13a4b4', '#bf9c00'];
 
 interface State {
-  status?: StatusResponse;
-  history?: HistoryResponse;
-  backups?: BackupsResponse;
+  status?: StatusReply;
+  history?: HistoryReply;
+  backups?: BackupsReply;
   plan?: DefragPlan;
   jobs: Job[];
   /** Jobs this page started, to report their outcome: job id → what it was for. */
@@ -58,7 +59,7 @@ async function refresh(all: boolean): Promise<void> {
   const before = new Map(state.jobs.map((j) => [j.id, j.state]));
   const work: Promise<void>[] = [
     load('status', api.status, (s) => (state.status = s)),
-    load('jobs', api.jobs, (j) => (state.jobs = j.jobs ?? [])),
+    load('jobs', api.jobs, (j) => (state.jobs = j.jobs)),
   ];
   if (all) {
     work.push(
@@ -120,24 +121,37 @@ function reportOutcome(job: Job): void {
   const mine = state.mine.get(job.id);
   if (!mine) return;
   state.mine.delete(job.id);
-  const ok = job.state === 'succeeded' && resultOk(job.result);
-  const detail = job.error ?? resultDetail(job.result);
+  const ok = job.state === 'succeeded' && resultOk(job);
+  const detail = job.error ?? resultDetail(job);
   const text = ok ? `${mine.kind} ok` : `${mine.kind} failed${detail ? `: ${detail}` : ''}`;
   if (mine.backup) state.outcomes.set(mine.backup, { kind: mine.kind, ok, text });
   notify(`${mine.label}: ${ok ? 'done' : text}`, ok ? 'ok' : 'error');
 }
 
-function resultOk(result: unknown): boolean {
-  return !(result && typeof result === 'object' && 'ok' in result && result.ok === false);
+/** False when the job's result says the backup or the defrag was not ok. */
+function resultOk(job: Job): boolean {
+  switch (job.kind) {
+    case 'verify':
+    case 'drill':
+    case 'defrag':
+      return job.result?.ok !== false;
+    default:
+      return true;
+  }
 }
 
-function resultDetail(result: unknown): string {
-  if (!result || typeof result !== 'object') return '';
-  const r = result as Record<string, unknown>;
-  if (Array.isArray(r['problems']) && r['problems'].length > 0) return r['problems'].join('; ');
-  if (typeof r['detail'] === 'string') return r['detail'];
-  if (typeof r['error'] === 'string') return r['error'];
-  return '';
+/** Why the job's result is not ok, from the result itself. */
+function resultDetail(job: Job): string {
+  switch (job.kind) {
+    case 'verify':
+      return job.result?.problems.join('; ') ?? '';
+    case 'drill':
+      return job.result?.detail ?? '';
+    case 'defrag':
+      return job.result?.error ?? '';
+    default:
+      return '';
+  }
 }
 
 function notify(text: string, kind: 'info' | 'ok' | 'error'): void {
@@ -159,9 +173,7 @@ function render(): void {
 }
 
 function clusterName(): string {
-  const c = state.status?.cluster;
-  if (typeof c === 'string') return c;
-  return c?.name ?? '';
+  return state.status?.cluster.name ?? '';
 }
 
 function renderHeader(): void {
@@ -222,8 +234,8 @@ function role(m: MemberRow): string {
   return 'unknown';
 }
 
-function memberName(m: { name?: string | null; endpoint?: string }): string {
-  return m.name || m.endpoint || '?';
+function memberName(m: { name: string | null; endpoint: string }): string {
+  return m.name || m.endpoint;
 }
 
 function renderMembers(): void {
@@ -235,13 +247,12 @@ function renderMembers(): void {
   fill(
     'members',
     members.map((m) => {
-      const healthy = m.health?.ok === true;
+      const healthy = m.health.ok;
       const r = role(m);
-      const quotaPct =
-        m.quotaUsePercent ?? (m.dbSize !== undefined && m.quota ? (m.dbSize / m.quota) * 100 : 0);
-      const inUsePct = m.dbSizeInUse !== undefined && m.quota ? (m.dbSizeInUse / m.quota) * 100 : 0;
+      const quotaPct = m.quotaUsePercent ?? (m.dbSize !== null && m.quota ? (m.dbSize / m.quota) * 100 : 0);
+      const inUsePct = m.dbSizeInUse !== null && m.quota ? (m.dbSizeInUse / m.quota) * 100 : 0;
       const level = quotaPct >= 80 ? 'critical' : quotaPct >= 60 ? 'warning' : 'ok';
-      const alarms = m.alarms ?? [];
+      const alarms = m.alarms;
       return h(
         'article',
         { class: `member ${healthy ? '' : 'down'}`, 'data-member': memberName(m) },
@@ -281,7 +292,7 @@ function renderMembers(): void {
           h('dt', {}, 'In use'),
           h('dd', {}, formatBytes(m.dbSizeInUse)),
           h('dt', {}, 'Fragmentation'),
-          h('dd', {}, m.fragmentationPercent === undefined ? '–' : `${m.fragmentationPercent.toFixed(1)} %`),
+          h('dd', {}, m.fragmentationPercent === null ? '–' : `${m.fragmentationPercent.toFixed(1)} %`),
           h('dt', {}, 'Raft index'),
           h('dd', {}, formatNumber(m.raftIndex)),
           h('dt', {}, 'Health'),
@@ -289,8 +300,8 @@ function renderMembers(): void {
             'dd',
             {},
             healthy
-              ? `ok${m.health?.tookMs !== undefined ? ` · ${Math.round(m.health.tookMs)} ms` : ''}`
-              : (m.health?.error ?? m.errors?.[0] ?? 'unreachable'),
+              ? `ok${m.health.tookMs !== null ? ` · ${Math.round(m.health.tookMs)} ms` : ''}`
+              : (m.health.error ?? m.errors[0] ?? 'unreachable'),
           ),
         ),
         alarms.length > 0
@@ -308,15 +319,14 @@ function renderMembers(): void {
 function renderCharts(): void {
   const samples = state.history?.samples ?? [];
   const names = [...new Set(samples.flatMap((s) => s.members.map((m) => m.name)))].sort();
-  const series = (
-    pick: (m: HistoryResponse['samples'][number]['members'][number]) => number | undefined,
-  ): Series[] =>
+  const series = (pick: (m: HistoryMember) => number | null): Series[] =>
     names.map((name, i) => ({
       label: name,
       color: COLORS[i % COLORS.length] ?? '#888',
       points: samples.flatMap((s) => {
-        const v = pick(s.members.find((m) => m.name === name) ?? { name });
-        return v === undefined || v === null ? [] : [{ t: s.t, v }];
+        const member = s.members.find((m) => m.name === name);
+        const v = member ? pick(member) : null;
+        return v === null ? [] : [{ t: s.t, v }];
       }),
     }));
   const windowText = state.history?.windowSeconds
@@ -342,12 +352,11 @@ function renderCharts(): void {
 
 function verification(b: Backup): HTMLElement {
   const v = b.lastVerification;
-  if (!v) return h('span', { class: 'muted' }, '–');
   return h(
     'span',
     {
       class: `badge ${v.ok ? 'ok' : 'critical'}`,
-      title: `${v.by} · ${v.at}${v.problems?.length ? ` · ${v.problems.join('; ')}` : ''}`,
+      title: `${v.by} · ${v.at}${v.problems.length > 0 ? ` · ${v.problems.join('; ')}` : ''}`,
     },
     v.ok ? `ok · ${formatAgo(v.at)}` : 'failed',
   );
@@ -458,9 +467,9 @@ function renderDefrag(): void {
   }
   const todo = plan.plan.filter((m) => m.action === 'defragment');
   const reclaim = todo.reduce((sum, m) => sum + m.wouldReclaim, 0);
-  const blockers = plan.preflight?.problems ?? [];
-  const warnings = plan.preflight?.warnings ?? [];
-  fill('defrag-rule', plan.rule ? `rule: ${plan.rule}` : '');
+  const blockers = plan.preflight.problems;
+  const warnings = plan.preflight.warnings;
+  fill('defrag-rule', `rule: ${plan.rule}`);
   fill(
     'defrag',
     h(
@@ -529,23 +538,29 @@ function renderDefrag(): void {
 
 function jobSummary(job: Job): string {
   if (job.error) return job.error;
-  const r = job.result;
-  if (!r || typeof r !== 'object') return '';
-  const o = r as Record<string, unknown>;
   const parts: string[] = [];
-  const backup = o['backup'];
-  if (typeof o['name'] === 'string') parts.push(o['name']);
-  else if (typeof backup === 'string') parts.push(backup);
-  else if (backup && typeof backup === 'object' && 'name' in backup && typeof backup.name === 'string')
-    parts.push(backup.name);
-  if (typeof o['revision'] === 'number') parts.push(`rev ${formatNumber(o['revision'])}`);
-  if (typeof o['size'] === 'number') parts.push(formatBytes(o['size']));
-  if (typeof o['ok'] === 'boolean') parts.push(o['ok'] ? 'ok' : 'not ok');
-  if (typeof o['outcome'] === 'string') parts.push(o['outcome']);
-  if (typeof o['reclaimed'] === 'number') parts.push(`reclaimed ${formatBytes(o['reclaimed'])}`);
-  const detail = resultDetail(r);
+  switch (job.kind) {
+    case 'backup':
+      if (job.result)
+        parts.push(
+          job.result.backup,
+          `rev ${formatNumber(job.result.revision)}`,
+          formatBytes(job.result.size),
+        );
+      break;
+    case 'prune':
+      if (job.result) parts.push(`${job.result.removed.length} pruned`);
+      break;
+    case 'verify':
+    case 'drill':
+      if (job.result) parts.push(job.result.backup, job.result.ok ? 'ok' : 'not ok');
+      break;
+    case 'defrag':
+      if (job.result) parts.push(job.result.outcome, `reclaimed ${formatBytes(job.result.reclaimed)}`);
+      break;
+  }
+  const detail = resultDetail(job);
   if (detail) parts.push(detail);
-  if (Array.isArray(o['removed'])) parts.push(`${o['removed'].length} pruned`);
   return parts.join(' · ');
 }
 
