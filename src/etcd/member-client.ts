@@ -277,13 +277,45 @@ export class MemberClient {
   /** Cluster.MemberList as this member sees it. */
   async memberList(): Promise<ClusterMember[]> {
     const r = await this.call<{ members: MemberWire[] }>(this.cluster, 'memberList', { linearizable: false });
-    return r.members.map((m) => ({
-      id: hexId(m.ID),
-      name: m.name,
-      peerUrls: m.peerURLs,
-      clientUrls: m.clientURLs,
-      isLearner: m.isLearner,
-    }));
+    return r.members.map(toClusterMember);
+  }
+
+  /**
+   * Cluster.MemberAdd: a member with `peerUrls`, as a learner when `isLearner`. The new member has
+   * no name and no client URLs until it starts. Returns it and the member list after the change.
+   */
+  async memberAdd(
+    peerUrls: string[],
+    isLearner: boolean,
+  ): Promise<{ member: ClusterMember; members: ClusterMember[] }> {
+    const r = await this.call<{ member: MemberWire; members: MemberWire[] }>(this.cluster, 'memberAdd', {
+      peerURLs: peerUrls,
+      isLearner,
+    });
+    return { member: toClusterMember(r.member), members: r.members.map(toClusterMember) };
+  }
+
+  /** Cluster.MemberRemove of the member `id` (hex); returns the member list after the change. */
+  async memberRemove(id: string): Promise<ClusterMember[]> {
+    const r = await this.call<{ members: MemberWire[] }>(this.cluster, 'memberRemove', { ID: decimalId(id) });
+    return r.members.map(toClusterMember);
+  }
+
+  /** Cluster.MemberPromote: the learner `id` (hex) becomes a voting member; etcd refuses one not in sync. */
+  async memberPromote(id: string): Promise<ClusterMember[]> {
+    const r = await this.call<{ members: MemberWire[] }>(this.cluster, 'memberPromote', {
+      ID: decimalId(id),
+    });
+    return r.members.map(toClusterMember);
+  }
+
+  /** Cluster.MemberUpdate: new peer URLs for the member `id` (hex); returns the member list after it. */
+  async memberUpdate(id: string, peerUrls: string[]): Promise<ClusterMember[]> {
+    const r = await this.call<{ members: MemberWire[] }>(this.cluster, 'memberUpdate', {
+      ID: decimalId(id),
+      peerURLs: peerUrls,
+    });
+    return r.members.map(toClusterMember);
   }
 
   /** Writes one key. */
@@ -770,6 +802,16 @@ function toKeyValue(kv: KeyValueWire): KeyValue {
     modRevision: Number(kv.modRevision),
     version: Number(kv.version),
     lease: kv.lease,
+  };
+}
+
+function toClusterMember(m: MemberWire): ClusterMember {
+  return {
+    id: hexId(m.ID),
+    name: m.name,
+    peerUrls: m.peerURLs,
+    clientUrls: m.clientURLs,
+    isLearner: m.isLearner,
   };
 }
 
