@@ -149,9 +149,9 @@ async function memberChangeCommand(
   if (options.output === 'json') {
     printJson(report);
   } else {
-    const rows = report.steps.map((s) => [s.step, s.outcome, s.detail]);
+    const rows = report.steps.map((s) => [s.step, s.outcome, `${(s.tookMs / 1000).toFixed(1)} s`, s.detail]);
     process.stdout.write(
-      `${renderTable(['STEP', 'OUTCOME', 'DETAIL'], rows)}\n${report.operation} ${report.member}: done (id ${report.id ?? '-'})\n`,
+      `${renderTable(['STEP', 'OUTCOME', 'TOOK', 'DETAIL'], rows)}\n${report.operation} ${report.member}: done (id ${report.id ?? '-'})\n`,
     );
   }
   return 0;
