@@ -121,36 +121,47 @@ export async function moveLeadership(
 }
 
 /**
- * MemberRemove of `id` through the leader. etcd refuses a removal ("unhealthy cluster") until the
- * leader has been connected to enough members for 5 s, which is briefly false after a start or a
- * leader change: that refusal is retried for up to 15 s, then explained.
+ * A membership change sent to the leader. etcd refuses one ("unhealthy cluster") until its leader
+ * has been connected to the voting members for 5 s — briefly false after a start or a leader
+ * change, lasting while a voting member is down (an add needs every voter connected). That
+ * refusal is retried for up to 15 s, then explained with `hint`. `change` sees the cluster as it
+ * is before each try, so it can find the change already made.
  */
-export async function removeThroughLeader(
+export async function reconfigure<T>(
   options: MembershipOptions,
-  id: string,
-  label: string,
-): Promise<void> {
+  what: string,
+  hint: string,
+  change: (leader: MemberClient, current: Survey) => Promise<T>,
+): Promise<T> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     const current = await surveyWithLeader(options);
     try {
-      await onLeader(options, current, (client) => client.memberRemove(id));
-      return;
+      return await onLeader(options, current, (client) => change(client, current));
     } catch (error) {
       const refused =
         error instanceof MemberRequestError &&
         /unhealthy cluster|not enough started members/i.test(error.reason);
       if (!refused) throw error;
       if (Date.now() > deadline) {
-        throw new StewardError(`etcd refused to remove ${label}: ${error.reason}`, {
-          hint: 'etcd checks on its own that the members its leader is connected to keep quorum after the change; bring the other members back first',
-          cause: error,
-        });
+        throw new StewardError(`etcd refused to ${what}: ${error.reason}`, { hint, cause: error });
       }
-      options.onProgress?.(`etcd is not ready to remove ${label} yet (${error.reason}); retrying`);
+      options.onProgress?.(`etcd is not ready to ${what} yet (${error.reason}); retrying`);
       await sleep(500);
     }
   }
+}
+
+/** MemberRemove of `id` (hex) through the leader, with etcd's transient refusal retried. */
+export function removeThroughLeader(options: MembershipOptions, id: string, label: string): Promise<void> {
+  return reconfigure(
+    options,
+    `remove ${label}`,
+    'etcd checks on its own that the members its leader is connected to keep quorum after the change; bring the other members back first',
+    async (leader, current) => {
+      if (current.members.some((m) => m.id === id)) await leader.memberRemove(id);
+    },
+  );
 }
 
 /** Polls `probe` every 250 ms until it returns a value or the deadline passes (then `timeoutError`). */
@@ -197,8 +208,14 @@ export async function joinSteps(
         detail: `${member.peerUrl} is already member ${there.id}${there.isLearner ? ' (a learner)' : ''}`,
       };
     }
-    const added = await onLeader(options, current, (client) => client.memberAdd([member.peerUrl], true));
-    id = added.member.id;
+    id = await reconfigure(
+      options,
+      `add ${member.name} as a learner`,
+      'etcd adds a member only while its leader is connected to every voting member; bring back or remove the unreachable one (`etcd-steward member list` shows it), then run the command again',
+      async (leader, now) =>
+        memberAtPeerUrl(now, member.peerUrl)?.id ??
+        (await leader.memberAdd([member.peerUrl], true)).member.id,
+    );
     return { done: true, detail: `added ${member.name} as learner ${id} at ${member.peerUrl}` };
   });
 
