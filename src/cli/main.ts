@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { StewardError, describeError } from '../errors.js';
 import type { GlobalOptions } from './context.js';
+import { memberCommand } from './commands/member.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -268,6 +269,8 @@ export function buildProgram(exit: { code: number }): Command {
     .action(function (this: Command) {
       return run(async () => (await import('./commands/defrag.js')).defragCommand(globals(this)))();
     });
+
+  program.addCommand(memberCommand(exit));
 
   program
     .command('serve')
