@@ -8,7 +8,6 @@ import { validateObject } from '../runtime/kubernetes/render-schemas.js';
 import { Cleanup, runCli, tempDir } from '../testing/harness.js';
 import { importBitnami, mergeValues } from './import-bitnami.js';
 import { parseSpec } from './load.js';
-import { specSchema } from './spec.js';
 
 const FIXTURES = process.env['STEWARD_FIXTURES'] ?? '/work/shared/fixtures/bitnami';
 const fixture = (name: string) => path.join(FIXTURES, name);
@@ -41,11 +40,9 @@ function assertWarnings(warnings: string[], expected: RegExp[]): void {
   expected.forEach((pattern, i) => assert.match(warnings[i] ?? '', pattern));
 }
 
-/** The imported spec is a valid spec whose manifests validate (defrag only where the schema has it). */
+/** The imported spec is a valid spec whose manifests validate. */
 function assertUsable(spec: Record<string, unknown>): void {
-  const { defrag, ...rest } = spec;
-  const usable = defrag !== undefined && 'defrag' in specSchema.shape ? spec : rest;
-  const parsed = parseSpec(stringify(usable), undefined);
+  const parsed = parseSpec(stringify(spec), undefined);
   for (const object of renderKubernetes(parsed)) validateObject(object);
 }
 

@@ -12,10 +12,10 @@ import {
   defragDeadlineMs,
   defragHealth,
   assessPreflight,
-} from '../../engine/defrag-plan.js';
-import { readDefragHistory } from '../../engine/defrag-history.js';
-import { compileRule, ruleValues, RuleError } from '../../engine/defrag-rule.js';
-import type { DefragReport } from '../../engine/defrag.js';
+} from '../../engine/defrag/plan.js';
+import { readDefragHistory } from '../../engine/defrag/history.js';
+import { compileRule, ruleValues, RuleError } from '../../engine/defrag/rule.js';
+import type { DefragReport } from '../../engine/defrag/defrag.js';
 import type { ClusterStatus, MemberStatusRow } from '../../engine/status.js';
 import { parseEndpoint } from '../../etcd/endpoint.js';
 import { MemberClient } from '../../etcd/member-client.js';
