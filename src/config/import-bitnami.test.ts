@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify } from 'yaml';
 import { renderKubernetes } from '../runtime/kubernetes/render.js';
 import { validateObject } from '../runtime/kubernetes/render-schemas.js';
@@ -9,7 +10,10 @@ import { Cleanup, runCli, tempDir } from '../testing/harness.js';
 import { importBitnami, mergeValues } from './import-bitnami.js';
 import { parseSpec } from './load.js';
 
-const FIXTURES = process.env['STEWARD_FIXTURES'] ?? '/work/shared/fixtures/bitnami';
+/** The repository's root (dist/config → ../..); the guide's values files sit beside the clone. */
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const FIXTURES =
+  process.env['STEWARD_FIXTURES'] ?? path.resolve(REPO_ROOT, '..', 'shared', 'fixtures', 'bitnami');
 const fixture = (name: string) => path.join(FIXTURES, name);
 
 /** What every file of the guide shares (its etcd.yaml). */
