@@ -2,9 +2,11 @@
 import { access } from 'node:fs/promises';
 import { connectionOptions, explicitEndpoints, type ConnectionFlags } from '../config/connection.js';
 import type { Spec } from '../config/spec.js';
+import { s3SettingsFrom } from '../config/storage-settings.js';
 import type { ConnectionOptions } from '../etcd/member-client.js';
 import { InputError } from '../errors.js';
 import { LocalRuntime } from '../runtime/local/cluster.js';
+import type { BackupStorage } from '../storage/storage.js';
 import type { OutputFormat } from './output.js';
 
 export const DEFAULT_SPEC_FILE = 'steward.yaml';
@@ -79,4 +81,22 @@ export async function clusterTarget(options: GlobalOptions): Promise<ClusterTarg
   const endpoints = await runtime.endpoints();
   const names = new Map(state.members.map((m, i) => [endpoints[i] as string, m.name]));
   return { spec, name, endpoints, names };
+}
+
+/** The flags that name a backup storage URL (`--storage`, and `--to` where a command has it). */
+export interface StorageFlags {
+  readonly storage?: string;
+  readonly to?: string;
+}
+
+/** The storage named by --to/--storage, else the spec's backup.storage. */
+export async function storageFor(options: StorageFlags, spec: Spec | undefined): Promise<BackupStorage> {
+  const url = options.to ?? options.storage ?? spec?.backup?.storage;
+  if (!url) {
+    throw new InputError('no backup storage: the spec has no backup.storage and --storage was not given', {
+      hint: 'add `backup: { storage: file:///path/to/backups }` to the spec, or pass --storage file:///DIR or s3://BUCKET/PREFIX',
+    });
+  }
+  const { openStorage } = await import('../storage/open.js');
+  return openStorage(url, { s3: s3SettingsFrom(spec) });
 }

@@ -21,7 +21,7 @@ import { memberPaths, peerUrl } from '../runtime/local/member-process.js';
 import type { LocalClusterState } from '../runtime/local/state.js';
 import { openSnapshot } from '../snapshot/index.js';
 import { checkSnapshotFile, type SnapshotFacts } from './backup/snapshot-facts.js';
-import { greptimeSummary, type GreptimeSummary } from './snapshot-greptime.js';
+import { greptimeSummary, type GreptimeSummary } from '../greptime/key-layout.js';
 import { clusterStatus } from './status.js';
 import { upCluster } from './up.js';
 

@@ -18,7 +18,7 @@ import { clusterTarget, type GlobalOptions } from '../cli/context.js';
 import { startAgentFor } from '../cli/commands/serve.js';
 import { parseSpec } from '../config/load.js';
 import type { BackupManifest } from '../engine/backup/manifest.js';
-import { DEFAULT_DEFRAG_RULE } from '../engine/defrag-rule.js';
+import { DEFAULT_DEFRAG_RULE } from '../engine/defrag/rule.js';
 import { parseEndpoint } from '../etcd/endpoint.js';
 import { MemberClient } from '../etcd/member-client.js';
 import { InputError } from '../errors.js';

@@ -3,7 +3,6 @@
  * (or --storage/--to URL), with a catalog of manifests.
  */
 import { formatBytes, parseDuration } from '../../config/units.js';
-import { s3SettingsFrom } from '../../config/storage-settings.js';
 import type { Spec } from '../../config/spec.js';
 import { findBackup, readCatalog } from '../../engine/backup/catalog.js';
 import { createBackup, type BackupProgress } from '../../engine/backup/create.js';
@@ -15,8 +14,7 @@ import { verifyBackup } from '../../engine/backup/verify.js';
 import { InputError } from '../../errors.js';
 import { resolveEtcd } from '../../runtime/etcd-binaries.js';
 import type { DrillResult } from '../../engine/backup/drill.js';
-import type { BackupStorage } from '../../storage/storage.js';
-import { clusterTarget, connectionFor, loadSpec, type GlobalOptions } from '../context.js';
+import { clusterTarget, connectionFor, loadSpec, storageFor, type GlobalOptions } from '../context.js';
 import { printJson, progress, renderTable } from '../output.js';
 import { byteProgress } from '../progress.js';
 
@@ -31,18 +29,6 @@ export interface BackupOptions extends GlobalOptions {
   readonly keepLast?: string;
   readonly maxAge?: string;
   readonly drill?: boolean;
-}
-
-/** The storage named by --to/--storage, else the spec's backup.storage. */
-export async function storageFor(options: BackupOptions, spec: Spec | undefined): Promise<BackupStorage> {
-  const url = options.to ?? options.storage ?? spec?.backup?.storage;
-  if (!url) {
-    throw new InputError('no backup storage: the spec has no backup.storage and --storage was not given', {
-      hint: 'add `backup: { storage: file:///path/to/backups }` to the spec, or pass --storage file:///DIR or s3://BUCKET/PREFIX',
-    });
-  }
-  const { openStorage } = await import('../../storage/open.js');
-  return openStorage(url, { s3: s3SettingsFrom(spec) });
 }
 
 function retentionRule(options: BackupOptions, spec: Spec | undefined): RetentionRule {

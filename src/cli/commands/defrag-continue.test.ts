@@ -9,7 +9,7 @@ import { mkdir, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
-import type { DefragReport } from '../../engine/defrag.js';
+import type { DefragReport } from '../../engine/defrag/defrag.js';
 import { parseEndpoint } from '../../etcd/endpoint.js';
 import { MemberClient } from '../../etcd/member-client.js';
 import { Cleanup, runCli, tempDir, testLines, upDetached, writeSpec } from '../../testing/harness.js';

@@ -5,9 +5,9 @@
  * member failed, 2 for a bad rule.
  */
 import { formatBytes } from '../../config/units.js';
-import { DEFAULT_DEFRAG_RULE, compileRule } from '../../engine/defrag-rule.js';
-import { memberLabel, type PlannedMember } from '../../engine/defrag-plan.js';
-import { runDefrag, type DefragReport, type MemberResult } from '../../engine/defrag.js';
+import { DEFAULT_DEFRAG_RULE, compileRule } from '../../engine/defrag/rule.js';
+import { memberLabel, type PlannedMember } from '../../engine/defrag/plan.js';
+import { runDefrag, type DefragReport, type MemberResult } from '../../engine/defrag/defrag.js';
 import { clusterTarget, connectionFor, type GlobalOptions } from '../context.js';
 import { printJson, progress, renderTable } from '../output.js';
 

@@ -1,54 +1,14 @@
 /**
  * `etcd-steward member list | add [NAME] | remove NAME|ID | replace NAME`: membership of the
- * spec's local cluster, every change through a learner. Builds its own commander command; the
- * engine (engine/members/) is loaded only when one runs.
+ * spec's local cluster, every change through a learner. Its flags and help are in
+ * member.command.ts; the engine (engine/members/) is loaded only when one runs.
  */
-import { Command } from 'commander';
 import type { MemberList } from '../../engine/members/survey.js';
 import type { MembershipOptions, MembershipReport } from '../../engine/members/steps.js';
 import type { GlobalOptions } from '../context.js';
 
-interface ForceOptions extends GlobalOptions {
+export interface ForceOptions extends GlobalOptions {
   readonly force?: boolean;
-}
-
-/** The `member` command with its subcommands; each action stores its exit code in `exit.code`. */
-export function memberCommand(exit: { code: number }): Command {
-  const member = new Command('member').description(
-    "the local cluster's members: list, add, remove, replace (every new member joins as a learner and is promoted once caught up)",
-  );
-  const run = <A extends unknown[]>(fn: (options: ForceOptions, ...args: A) => Promise<number>) =>
-    async function (this: Command, ...args: A) {
-      exit.code = await fn(this.optsWithGlobals<ForceOptions>(), ...args);
-    };
-  member
-    .command('list')
-    .description(
-      "etcdctl's member list columns + leader, health, raft lag behind the leader, the member's data dir",
-    )
-    .action(run(memberListCommand));
-  member
-    .command('add')
-    .description(
-      'add a member: recorded with its own ports, added as a learner, started, promoted when caught up',
-    )
-    .argument('[name]', 'its name (default: the next free CLUSTER-N)')
-    .action(run((options, name: string | undefined) => memberChangeCommand(options, 'add', name)));
-  member
-    .command('remove')
-    .description('remove a member: refuses to lose quorum, hands leadership away first, stops its process')
-    .argument('<member>', 'a member name or id (hex)')
-    .option('--force', 'remove it even if the cluster loses quorum (the refusal says what would happen)')
-    .action(run((options, target: string) => memberChangeCommand(options, 'remove', target)));
-  member
-    .command('replace')
-    .description(
-      'bring back a member whose data is lost or damaged: remove its old id, move its data aside, add it again as a learner under the same name and ports, promote',
-    )
-    .argument('<name>', 'the member name')
-    .option('--force', 'replace it even though it is healthy')
-    .action(run((options, name: string) => memberChangeCommand(options, 'replace', name)));
-  return member;
 }
 
 async function localHost(options: GlobalOptions, withBinaries: boolean) {
@@ -63,7 +23,7 @@ async function localHost(options: GlobalOptions, withBinaries: boolean) {
   return { host: new LocalMembershipHost(spec, binaries), connection: connectionFor(options, spec) };
 }
 
-async function memberListCommand(options: GlobalOptions): Promise<number> {
+export async function memberListCommand(options: GlobalOptions): Promise<number> {
   const { listMembers } = await import('../../engine/members/survey.js');
   const { printJson } = await import('../output.js');
   const list = await listMembers(await localHost(options, false));
@@ -104,7 +64,7 @@ export async function formatMemberList(list: MemberList): Promise<string> {
   return `${renderTable(head, rows)}\n${summary}`;
 }
 
-async function memberChangeCommand(
+export async function memberChangeCommand(
   options: ForceOptions,
   operation: 'add' | 'remove' | 'replace',
   target: string | undefined,

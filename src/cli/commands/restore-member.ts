@@ -14,7 +14,7 @@ import { localSnapshot } from '../../engine/backup/fetch.js';
 import { checkSnapshotFile } from '../../engine/backup/snapshot-facts.js';
 import { InputError, StewardError } from '../../errors.js';
 import { loadSpec, type GlobalOptions } from '../context.js';
-import { storageFor } from './backup.js';
+import { storageFor } from '../context.js';
 
 const exec = promisify(execFile);
 

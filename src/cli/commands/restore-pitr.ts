@@ -11,7 +11,7 @@ import type { EtcdBinaries } from '../../runtime/etcd-binaries.js';
 import type { ConnectionOptions } from '../../etcd/member-client.js';
 import type { OutputFormat } from '../output.js';
 import { printJson, progress, renderTable } from '../output.js';
-import { storageFor } from './backup.js';
+import { storageFor } from '../context.js';
 import type { RestoreOptions } from './restore.js';
 
 /** The point-in-time target from --to-revision / --to-time, or undefined when neither is given. */

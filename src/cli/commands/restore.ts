@@ -7,13 +7,13 @@ import { parseDuration } from '../../config/units.js';
 import type { Spec } from '../../config/spec.js';
 import { localSnapshot } from '../../engine/backup/fetch.js';
 import { restoreSnapshot, type RestoreResult, type RestoreTarget } from '../../engine/restore.js';
-import { describeGreptime, type GreptimeSummary } from '../../engine/snapshot-greptime.js';
+import { describeGreptime, type GreptimeSummary } from '../../greptime/key-layout.js';
 import { InputError, StewardError } from '../../errors.js';
 import { resolveEtcd } from '../../runtime/etcd-binaries.js';
 import { clusterTarget, connectionFor, loadSpec, type GlobalOptions } from '../context.js';
 import { printJson, progress, renderTable } from '../output.js';
 import { byteProgress } from '../progress.js';
-import { storageFor } from './backup.js';
+import { storageFor } from '../context.js';
 
 export interface RestoreOptions extends GlobalOptions {
   readonly storage?: string;

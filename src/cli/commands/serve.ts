@@ -11,7 +11,7 @@ import { startAgent, type Agent } from '../../server/agent.js';
 import { readToken } from '../../server/auth.js';
 import { createLogger, type Logger } from '../../server/logger.js';
 import { clusterTarget, connectionFor, type ClusterTarget, type GlobalOptions } from '../context.js';
-import { storageFor } from './backup.js';
+import { storageFor } from '../context.js';
 import { watchShutdown } from '../shutdown.js';
 
 // A long-running process that makes small short-lived garbage (one status poll after another):

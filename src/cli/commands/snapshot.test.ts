@@ -9,8 +9,8 @@ import { after, describe, it } from 'node:test';
 import type { EtcdLine } from '../../config/etcd-lines.js';
 import { parseEndpoint } from '../../etcd/endpoint.js';
 import { MemberClient } from '../../etcd/member-client.js';
-import { openLiveKeys } from '../../engine/snapshot-diff.js';
-import type { SnapshotInspection } from '../../engine/snapshot-inspect.js';
+import { openLiveKeys } from '../../engine/snapshot/diff.js';
+import type { SnapshotInspection } from '../../engine/snapshot/inspect.js';
 import type { EtcdBinaries } from '../../runtime/etcd-binaries.js';
 import {
   Cleanup,

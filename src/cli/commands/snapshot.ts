@@ -6,7 +6,7 @@
  * which is fetched, decompressed and checked against its manifest first. A reference with a '/'
  * is always a file. Missing: exit 2; damaged: exit 1 with the reader's finding.
  *
- * `inspect -o json` prints one `SnapshotInspection` (src/engine/snapshot-inspect.ts). Exit 0,
+ * `inspect -o json` prints one `SnapshotInspection` (src/engine/snapshot/inspect.ts). Exit 0,
  * or 1 when the file is damaged — also when it reads fine but etcd's trailer does not match.
  *
  * `diff -o json` prints one document:
@@ -22,14 +22,14 @@
  *          keyCount: number, trailer: "ok"|"absent"|"bad"|null }
  * ```
  * What added/removed/changed/rewritten mean and how the top-level prefix is cut: see
- * src/engine/snapshot-diff.ts. `keyCount` counts the keys compared (under --prefix). A diff is not
+ * src/engine/snapshot/diff.ts. `keyCount` counts the keys compared (under --prefix). A diff is not
  * a failure: exit 0.
  */
 import path from 'node:path';
 import { formatBytes } from '../../config/units.js';
 import type { Spec } from '../../config/spec.js';
 import { isFile, localSnapshot, type LocalSnapshot } from '../../engine/backup/fetch.js';
-import { displayBytes, encodeBytes } from '../../engine/snapshot-bytes.js';
+import { displayBytes, encodeBytes } from '../../engine/snapshot/bytes.js';
 import {
   changeJson,
   diffKeySpaces,
@@ -39,8 +39,8 @@ import {
   type KeyChange,
   type KeyChangeJson,
   type KeyRecord,
-} from '../../engine/snapshot-diff.js';
-import { describeGreptime } from '../../engine/snapshot-greptime.js';
+} from '../../engine/snapshot/diff.js';
+import { describeGreptime } from '../../greptime/key-layout.js';
 import {
   inspectFacts,
   listLiveKeys,
@@ -50,13 +50,13 @@ import {
   type KeyListing,
   type KeyValueListing,
   type SnapshotInspection,
-} from '../../engine/snapshot-inspect.js';
+} from '../../engine/snapshot/inspect.js';
 import { InputError } from '../../errors.js';
 import type { BackupStorage } from '../../storage/storage.js';
 import { clusterTarget, connectionFor, loadSpec, type GlobalOptions } from '../context.js';
 import { printJson, progress, renderTable } from '../output.js';
 import { byteProgress } from '../progress.js';
-import { storageFor } from './backup.js';
+import { storageFor } from '../context.js';
 
 export interface SnapshotOptions extends GlobalOptions {
   readonly storage?: string;

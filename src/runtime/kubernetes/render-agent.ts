@@ -5,7 +5,7 @@
  * CronJobs that run `backup create` and `defrag` instead of the agent's schedules.
  */
 import { stringify } from 'yaml';
-import { specSchema, type Spec } from '../../config/spec.js';
+import type { Spec } from '../../config/spec.js';
 import { goDuration } from './render-etcd.js';
 import { AGENT_PATHS, AGENT_UID, defaultAgentImage } from './render-images.js';
 import {
@@ -120,20 +120,21 @@ export function agentSpec(spec: Spec, names: ClusterNames): Record<string, unkno
     if (WRITTEN.has(key) || value === undefined) continue;
     doc[key] = value;
   }
-  // Blocks other parts of etcd-steward add to the spec (agent: defrag, monitoring).
-  const defrag = doc['defrag'] as Record<string, unknown> | undefined;
-  if (defrag && cronjobs) {
-    const { schedule: _schedule, ...rest } = defrag;
-    doc['defrag'] = rest;
+  // With CronJobs the defrag schedule is theirs; the agent keeps the rule for runs the API starts.
+  if (cronjobs) {
+    const { schedule: _schedule, ...defrag } = spec.defrag;
+    doc['defrag'] = defrag;
   }
-  if ('monitoring' in specSchema.shape) {
-    const { tokenFile: _tokenFile, ...monitoring } = (doc['monitoring'] ?? {}) as Record<string, unknown>;
-    // Parsed durations are milliseconds; the spec file wants text such as 10s.
-    for (const [key, value] of Object.entries(monitoring)) {
-      if (typeof value === 'number') monitoring[key] = goDuration(value);
-    }
-    doc['monitoring'] = { ...monitoring, listen: `0.0.0.0:${AGENT_PORT}`, tokenEnv: TOKEN_ENV };
-  }
+  // Parsed durations are milliseconds; the spec file wants text such as 10s. The token file is a
+  // local path: the pod reads the token from its environment instead.
+  const { tokenFile: _tokenFile, ...monitoring } = spec.monitoring;
+  doc['monitoring'] = {
+    ...monitoring,
+    listen: `0.0.0.0:${AGENT_PORT}`,
+    statusInterval: goDuration(monitoring.statusInterval),
+    historyWindow: goDuration(monitoring.historyWindow),
+    tokenEnv: TOKEN_ENV,
+  };
   if (spec.greptimedb) doc['greptimedb'] = { ...spec.greptimedb };
   return doc;
 }
@@ -392,14 +393,6 @@ export function renderAgent(spec: Spec, names: ClusterNames): KubeObject[] {
   ];
 }
 
-/** The defrag block other parts add to the spec (schedule, rule, compactFirst), if present. */
-function defragSettings(
-  spec: Spec,
-): { schedule?: string; rule?: string; compactFirst?: boolean } | undefined {
-  return (spec as unknown as Record<string, unknown>)['defrag'] as
-    { schedule?: string; rule?: string; compactFirst?: boolean } | undefined;
-}
-
 /** With `schedules: cronjobs`: backup and defrag as CronJobs (never two runs at once). */
 export function renderCronJobs(spec: Spec, names: ClusterNames): KubeObject[] {
   const k = kubernetesSettings(spec);
@@ -412,8 +405,8 @@ export function renderCronJobs(spec: Spec, names: ClusterNames): KubeObject[] {
       args: ['backup', 'create', '--config', AGENT_PATHS.configFile],
     });
   }
-  const defrag = defragSettings(spec);
-  if (defrag?.schedule) {
+  const defrag = spec.defrag;
+  if (defrag.schedule) {
     jobs.push({
       name: `${names.name}-defrag`,
       schedule: defrag.schedule,
@@ -421,7 +414,8 @@ export function renderCronJobs(spec: Spec, names: ClusterNames): KubeObject[] {
         'defrag',
         '--config',
         AGENT_PATHS.configFile,
-        ...(defrag.rule ? ['--rule', defrag.rule] : []),
+        '--rule',
+        defrag.rule,
         ...(defrag.compactFirst ? ['--compact'] : []),
       ],
     });

@@ -8,8 +8,8 @@
  * number of bytes before parsing (positions in errors still point into the text the user wrote).
  */
 import { Environment, type ParseResult } from '@marcbachmann/cel-js';
-import { InputError } from '../errors.js';
-import { SIZE_UNITS } from '../config/units.js';
+import { InputError } from '../../errors.js';
+import { SIZE_UNITS } from '../../config/units.js';
 
 export const DEFAULT_DEFRAG_RULE = 'dbQuotaUsage > 0.8 || dbSizeFree > 200MiB';
 

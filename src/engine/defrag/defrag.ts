@@ -3,18 +3,18 @@
  * then one member at a time — learners and followers first, leadership handed to a healthy,
  * caught-up follower before the leader's turn — waiting after each until every member is healthy
  * and caught up again; NOSPACE alarms disarmed at the end when every member is well below its
- * quota; every run recorded. The order and the rule are in `defrag-plan.ts` / `defrag-rule.ts`.
+ * quota; every run recorded. The order and the rule are in `plan.ts` / `rule.ts`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { formatBytes } from '../config/units.js';
-import { parseEndpoint } from '../etcd/endpoint.js';
+import { formatBytes } from '../../config/units.js';
+import { parseEndpoint } from '../../etcd/endpoint.js';
 import {
   MemberClient,
   type ActiveAlarm,
   type ClusterMember,
   type ConnectionOptions,
-} from '../etcd/member-client.js';
-import { describeError } from '../errors.js';
+} from '../../etcd/member-client.js';
+import { describeError } from '../../errors.js';
 import {
   DEFAULT_MAX_APPLIED_LAG,
   NOSPACE_DISARM_BELOW,
@@ -28,10 +28,10 @@ import {
   type PlannedMember,
   type Preflight,
   type PreflightAlarm,
-} from './defrag-plan.js';
-import { appendDefragHistory, defragHistoryFile, type HistoryPlace } from './defrag-history.js';
-import type { CompiledRule } from './defrag-rule.js';
-import { clusterStatus, type ClusterStatus, type MemberStatusRow } from './status.js';
+} from './plan.js';
+import { appendDefragHistory, defragHistoryFile, type HistoryPlace } from './history.js';
+import type { CompiledRule } from './rule.js';
+import { clusterStatus, type ClusterStatus, type MemberStatusRow } from '../status.js';
 
 export interface DefragOptions {
   /** A comma-separated list, or endpoints one by one: every member of the cluster. */

@@ -19,12 +19,12 @@
  * not end it), `greptimeA__table_info/`; a key without such a '/' is its own group (`__meta_seq-table_id`).
  * At most 1000 groups are kept; keys of further groups are counted together (prefix null).
  */
-import { parseEndpoint } from '../etcd/endpoint.js';
-import { MemberClient, type ConnectionOptions } from '../etcd/member-client.js';
-import { StewardError } from '../errors.js';
-import type { Snapshot } from '../snapshot/index.js';
-import { encodeBytes, type BytesEncoding } from './snapshot-bytes.js';
-import { clusterStatus } from './status.js';
+import { parseEndpoint } from '../../etcd/endpoint.js';
+import { MemberClient, type ConnectionOptions } from '../../etcd/member-client.js';
+import { StewardError } from '../../errors.js';
+import type { Snapshot } from '../../snapshot/index.js';
+import { encodeBytes, type BytesEncoding } from './bytes.js';
+import { clusterStatus } from '../status.js';
 
 /** One live key of a side. */
 export interface KeyRecord {

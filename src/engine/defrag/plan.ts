@@ -3,9 +3,9 @@
  * members get defragmented (the plan). No I/O here: inputs are status rows, alarms and the member
  * list; `defrag.ts` asks etcd and acts.
  */
-import type { ActiveAlarm, ClusterMember } from '../etcd/member-client.js';
-import type { ClusterStatus, MemberStatusRow } from './status.js';
-import { ruleValues, type CompiledRule } from './defrag-rule.js';
+import type { ActiveAlarm, ClusterMember } from '../../etcd/member-client.js';
+import type { ClusterStatus, MemberStatusRow } from '../status.js';
+import { ruleValues, type CompiledRule } from './rule.js';
 
 /** Applied raft indexes may differ by this much between members and still count as caught up. */
 export const DEFAULT_MAX_APPLIED_LAG = 1000;

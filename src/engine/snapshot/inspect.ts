@@ -4,7 +4,7 @@
  * keeps in it, and on request the live keys (with their values).
  */
 import { open } from 'node:fs/promises';
-import { InputError, StewardError } from '../errors.js';
+import { InputError, StewardError } from '../../errors.js';
 import {
   SnapshotCorruptError,
   openSnapshot,
@@ -13,11 +13,11 @@ import {
   type SnapshotMember,
   type SnapshotSummary,
   type TrailerStatus,
-} from '../snapshot/index.js';
-import { LiveIndex } from '../snapshot/live-index.js';
-import { KEY_BUCKET, decodeKeyValueAt, revisionOf, whereRevision } from '../snapshot/snapshot.js';
-import { encodeBytes, type BytesEncoding } from './snapshot-bytes.js';
-import { greptimeSummary, type GreptimeSummary } from './snapshot-greptime.js';
+} from '../../snapshot/index.js';
+import { LiveIndex } from '../../snapshot/live-index.js';
+import { KEY_BUCKET, decodeKeyValueAt, revisionOf, whereRevision } from '../../snapshot/snapshot.js';
+import { encodeBytes, type BytesEncoding } from './bytes.js';
+import { greptimeSummary, type GreptimeSummary } from '../../greptime/key-layout.js';
 
 /** A snapshot opened and summarised (the summary pass also proves the file whole). */
 export interface CheckedSnapshot {
@@ -110,7 +110,7 @@ function startsWith(key: Buffer, prefix: Buffer): boolean {
 
 /**
  * One key of `--keys` in JSON. Keys and values are strings in the encoding named beside them
- * (`utf8` when the bytes are valid UTF-8, else `base64`; see snapshot-bytes.ts).
+ * (`utf8` when the bytes are valid UTF-8, else `base64`; see bytes.ts).
  */
 export interface KeyListing {
   readonly key: string;

@@ -10,7 +10,7 @@
  */
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cacheDir } from '../runtime/etcd-binaries.js';
+import { cacheDir } from '../../runtime/etcd-binaries.js';
 
 export const DEFRAG_HISTORY_FILE = 'defrag-history.jsonl';
 

@@ -1,0 +1,87 @@
+/**
+ * The etcd-steward program: the global flags and every command, built without running anything
+ * (importing this module has no side effects), so that a test can look at it. Each command's
+ * flags, help and action are in its own cli/commands/NAME.command.ts; a command's code (and its
+ * dependencies) loads only when its action runs.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import type { ExitCode } from './action.js';
+import { buildUpCommand } from './commands/up.command.js';
+import { buildDownCommand } from './commands/down.command.js';
+import { buildStatusCommand } from './commands/status.command.js';
+import { buildBackupCommand } from './commands/backup.command.js';
+import { buildSnapshotCommand } from './commands/snapshot.command.js';
+import { buildRestoreCommand } from './commands/restore.command.js';
+import { buildRestoreMemberCommand } from './commands/restore-member.command.js';
+import { buildDefragCommand } from './commands/defrag.command.js';
+import { buildServeCommand } from './commands/serve.command.js';
+import { buildRenderCommand } from './commands/render.command.js';
+import { buildImportCommand } from './commands/import.command.js';
+import { buildApplyCommand } from './commands/apply.command.js';
+import { buildGreptimedbCommand } from './commands/greptimedb.command.js';
+import { buildInstallEtcdCommand } from './commands/install-etcd.command.js';
+import { buildMemberCommand } from './commands/member.command.js';
+
+/** Builds the program; each action stores its exit code in `exit`. */
+export function buildProgram(exit: ExitCode): Command {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  const program = new Command('etcd-steward')
+    .description('Runs, backs up, restores, watches and defragments etcd clusters.')
+    .version(pkg.version, '-v, --version')
+    .option('-c, --config <file>', 'cluster spec (default: ./steward.yaml)')
+    .addOption(
+      new Option('-o, --output <format>', 'output format (wide: every column)')
+        .choices(['table', 'wide', 'json'])
+        .default('table'),
+    )
+    .option('--endpoints <list>', 'comma-separated member endpoints (env ETCDCTL_ENDPOINTS)')
+    .option('--cacert <file>', 'verify members with this CA bundle (env ETCDCTL_CACERT)')
+    .option('--cert <file>', 'client certificate (env ETCDCTL_CERT)')
+    .option('--key <file>', 'client key (env ETCDCTL_KEY)')
+    .option(
+      '--insecure-skip-tls-verify',
+      'do not verify member certificates (env ETCDCTL_INSECURE_SKIP_TLS_VERIFY)',
+    )
+    .option('--user <name[:password]>', 'user for authentication (env ETCDCTL_USER)')
+    .option('--password <password>', 'password for --user (env ETCDCTL_PASSWORD; prefer the env)')
+    .option('--dial-timeout <duration>', 'time to connect to a member (env ETCDCTL_DIAL_TIMEOUT)', undefined)
+    .option('--command-timeout <duration>', 'time for one request (env ETCDCTL_COMMAND_TIMEOUT)', undefined)
+    .option('--etcd-bin <file>', 'etcd binary to run (env ETCD_BIN); etcdctl/etcdutl beside it')
+    .showSuggestionAfterError(true)
+    // Every command's help ends with these, as etcdctl's does.
+    .configureHelp({ showGlobalOptions: true })
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) });
+
+  program.addCommand(buildUpCommand(exit));
+  program.addCommand(buildDownCommand(exit));
+  program.addCommand(buildStatusCommand(exit));
+  program.addCommand(buildBackupCommand(exit));
+  program.addCommand(buildSnapshotCommand(exit));
+  program.addCommand(buildRestoreCommand(exit));
+  program.addCommand(buildRestoreMemberCommand(exit));
+  program.addCommand(buildDefragCommand(exit));
+  program.addCommand(buildMemberCommand(exit));
+  program.addCommand(buildServeCommand(exit));
+  program.addCommand(buildRenderCommand(exit));
+  program.addCommand(buildImportCommand(exit));
+  program.addCommand(buildApplyCommand(exit));
+  program.addCommand(buildGreptimedbCommand(exit));
+  program.addCommand(buildInstallEtcdCommand(exit));
+  inheritSettings(program);
+  return program;
+}
+
+/**
+ * What `program.command()` would have copied into each subcommand (error handling, output,
+ * suggestions, help): commands built on their own and added get it here, at every depth.
+ */
+function inheritSettings(parent: Command): void {
+  for (const command of parent.commands) {
+    command.copyInheritedSettings(parent);
+    inheritSettings(command);
+  }
+}
