@@ -7,6 +7,7 @@
  */
 import { upCluster } from '../../engine/up.js';
 import { resolveEtcd } from '../../runtime/etcd-binaries.js';
+import { LocalClusterRuntime } from '../../runtime/local/runtime.js';
 import { connectionFor, loadSpec, requireLocal, type GlobalOptions } from '../context.js';
 import { printJson, progress } from '../output.js';
 import { formatStatus } from './status.js';
@@ -64,7 +65,8 @@ export async function upCommand(options: UpOptions): Promise<number> {
     const names = new Map(start.state.members.map((m, i) => [endpoints[i] as string, m.name]));
     const log = createLogger();
     try {
-      agent = await startAgentFor(options, { spec, name: spec.name, endpoints, names }, log);
+      const target = { spec, name: spec.name, endpoints, names, runtime: new LocalClusterRuntime(spec) };
+      agent = await startAgentFor(options, target, log);
     } catch (error) {
       if (start.mode !== 'running') await runtime.stop();
       throw error;

@@ -30,7 +30,7 @@ export function renderKubernetes(spec: Spec): KubeObject[] {
     renderAgentConfig(spec, names),
     ...renderBackupClaim(spec, names),
     ...renderServices(spec, names),
-    renderStatefulSet(spec, names, { token: `${names.name}-${names.namespace}` }),
+    renderStatefulSet(spec, names, { token: names.token() }),
     renderDisruptionBudget(spec, names),
     ...renderAgent(spec, names),
     ...renderCronJobs(spec, names),
