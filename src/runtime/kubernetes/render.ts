@@ -65,6 +65,7 @@ function escapeRegex(text: string): string {
 
 /** Fields that make no sense on Kubernetes are refused with the fix, not silently ignored. */
 function checkRenderable(spec: Spec): void {
+  // A refusal, not a choice of behaviour: what runs where is decided by runtime/open.ts.
   if (spec.runtime === 'external') {
     throw kubeInputError(
       'the spec has runtime: external (a cluster someone else runs); there is nothing to render for it',
