@@ -5,7 +5,9 @@ import type { Spec } from '../config/spec.js';
 import { s3SettingsFrom } from '../config/storage-settings.js';
 import type { ConnectionOptions } from '../etcd/member-client.js';
 import { InputError } from '../errors.js';
-import { LocalRuntime } from '../runtime/local/cluster.js';
+import type { KubeTarget } from '../runtime/kubernetes/kube-client.js';
+import { openRuntime } from '../runtime/open.js';
+import { namesByEndpoint, type ClusterRuntime } from '../runtime/runtime.js';
 import type { BackupStorage } from '../storage/storage.js';
 import type { OutputFormat } from './output.js';
 
@@ -55,32 +57,34 @@ export function requireLocal(spec: Spec, command: string): Spec {
   return spec;
 }
 
-/** A cluster to talk to: its endpoints, member names when known, and the spec if there is one. */
+/**
+ * A cluster to talk to: its endpoints, member names when known, the spec if there is one, and
+ * the spec's runtime when the endpoints came from it (undefined with --endpoints).
+ */
 export interface ClusterTarget {
   readonly spec: Spec | undefined;
   readonly name: string;
   readonly endpoints: string | readonly string[];
   readonly names: ReadonlyMap<string, string> | undefined;
+  readonly runtime?: ClusterRuntime | undefined;
 }
 
-/** --endpoints / ETCDCTL_ENDPOINTS, else the spec's cluster (the local runtime's state file, or the external endpoints). */
-export async function clusterTarget(options: GlobalOptions): Promise<ClusterTarget> {
+/**
+ * --endpoints / ETCDCTL_ENDPOINTS, else the spec's cluster as its runtime reaches it (the local
+ * state file, the external endpoints, or the Kubernetes members by DNS name or port-forward).
+ * The runtime's connections (port-forwards) end with `runtime.close()` or with the process.
+ */
+export async function clusterTarget(options: GlobalOptions & KubeTarget): Promise<ClusterTarget> {
   const flagged = explicitEndpoints(options);
   const spec = await loadSpec(options, flagged === undefined);
   const name = spec?.name ?? 'etcd';
-  if (flagged !== undefined) return { spec, name, endpoints: flagged, names: undefined };
+  if (flagged !== undefined) return { spec, name, endpoints: flagged, names: undefined, runtime: undefined };
   if (!spec) throw new InputError('no endpoints'); // loadSpec(required) already threw
-  if (spec.runtime === 'external') return { spec, name, endpoints: spec.endpoints ?? [], names: undefined };
-  const runtime = new LocalRuntime(spec);
-  const state = await runtime.state();
-  if (!state) {
-    throw new InputError(`no local cluster in ${spec.dataDir} yet`, {
-      hint: 'start it with `etcd-steward up` (or `npm start`)',
-    });
-  }
-  const endpoints = await runtime.endpoints();
-  const names = new Map(state.members.map((m, i) => [endpoints[i] as string, m.name]));
-  return { spec, name, endpoints, names };
+  const runtime = await openRuntime(spec, {
+    kubernetes: { kubeconfig: options.kubeconfig, context: options.context },
+  });
+  const members = await runtime.members();
+  return { spec, name, endpoints: members.map((m) => m.endpoint), names: namesByEndpoint(members), runtime };
 }
 
 /** The flags that name a backup storage URL (`--storage`, and `--to` where a command has it). */

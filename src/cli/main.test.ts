@@ -18,7 +18,7 @@ describe('command line', () => {
     assert.match(command.stderr, /unknown command 'stauts'/);
     const output = await runCli(['status', '-o', 'yaml']);
     assert.equal(output.code, 2);
-    assert.match(output.stderr, /'yaml' is invalid\. Allowed choices are table, json/);
+    assert.match(output.stderr, /'yaml' is invalid\. Allowed choices are table, wide, json/);
   });
 
   it('prints help and version with exit 0', async () => {

@@ -17,6 +17,9 @@ import { MemberClient, type ConnectionOptions } from '../etcd/member-client.js';
 import { InputError, StewardError } from '../errors.js';
 import type { EtcdBinaries } from '../runtime/etcd-binaries.js';
 import { LocalRuntime } from '../runtime/local/cluster.js';
+import { LocalClusterRuntime } from '../runtime/local/runtime.js';
+import { openRuntime } from '../runtime/open.js';
+import { RuntimeUnsupportedError } from '../runtime/runtime.js';
 import { memberPaths, peerUrl } from '../runtime/local/member-process.js';
 import type { LocalClusterState } from '../runtime/local/state.js';
 import { openSnapshot } from '../snapshot/index.js';
@@ -187,12 +190,17 @@ async function prepareTarget(options: RestoreOptions): Promise<{
     return { spec, runtime: new LocalRuntime(spec, options.binaries) };
   }
   // replace: the spec's own local cluster, same name and ports, old data moved aside.
-  if (options.spec.runtime !== 'local') {
-    throw new InputError('--replace restores in place of a local cluster; this spec has runtime: external', {
-      hint: 'restore into a new cluster (--new-cluster NAME) and point the clients at it',
-    });
+  const current = await openRuntime(options.spec, { binaries: options.binaries });
+  if (!(current instanceof LocalClusterRuntime)) {
+    throw new RuntimeUnsupportedError(
+      current.kind,
+      'restore in place (--replace): that stops and rebuilds a local cluster',
+      current.kind === 'kubernetes'
+        ? 'restore into a new cluster on Kubernetes (restore --runtime kubernetes) and re-point the clients'
+        : 'restore into a new cluster (--new-cluster NAME) and point the clients at it',
+    );
   }
-  const old = new LocalRuntime(options.spec, options.binaries);
+  const old = current.local;
   const oldState = await old.state();
   const spec: Spec = { ...base };
   if (!oldState) return { spec, runtime: new LocalRuntime(spec, options.binaries) };

@@ -45,7 +45,10 @@ export interface AgentOptions {
   readonly listen?: string | undefined;
   /** Where the dashboard's files are (default: dist/web of this package). */
   readonly webDir?: string | undefined;
-  /** Where defrag runs are recorded (default: the local runtime's data dir, else the cache). */
+  /**
+   * Where defrag runs are recorded (default: under the cache dir by cluster name); the CLI passes
+   * the runtime's records folder (the local runtime's data dir) when the endpoints came from it.
+   */
   readonly defragHistory?: HistoryPlace | undefined;
   readonly log?: Logger | undefined;
   /** etcd binaries for restore drills (default: the spec's line, resolved when the first drill runs). */
@@ -294,10 +297,8 @@ class Care implements AgentCore {
   }
 
   private historyPlace(): HistoryPlace {
-    const spec = this.options.spec;
     return (
       this.options.defragHistory ?? {
-        localDataDir: spec.runtime === 'local' && this.options.names !== undefined ? spec.dataDir : undefined,
         clusterName: this.clusterName,
       }
     );

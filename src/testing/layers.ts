@@ -45,6 +45,12 @@ export interface PeerImport {
 /** The imports between adapters that are allowed; any other is a finding. */
 export const PEERS: readonly PeerImport[] = [
   {
+    from: 'etcd',
+    to: 'snapshot',
+    typeOnly: true,
+    reason: 'one KeyValue type (snapshot/etcd-records.ts) for member reads, watch events and snapshot reads',
+  },
+  {
     from: 'config',
     to: 'etcd',
     typeOnly: true,

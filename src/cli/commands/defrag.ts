@@ -42,8 +42,8 @@ export async function defragCommand(options: DefragCommandOptions): Promise<numb
     compact: options.compact ?? spec?.defrag?.compactFirst === true,
     continueOnError: options.continueOnError === true,
     history: {
-      // The local runtime's endpoints come from its state file: its history lives beside it.
-      localDataDir: spec?.runtime === 'local' && target.names !== undefined ? spec.dataDir : undefined,
+      // A runtime that keeps records beside its data (local) keeps the history there too.
+      localDataDir: target.runtime?.recordsDir,
       clusterName: spec ? target.name : undefined,
     },
     onProgress: (message) => progress(options.output, message),

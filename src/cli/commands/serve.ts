@@ -72,6 +72,8 @@ export async function startAgentFor(
     storage,
     token,
     listen: options.listen,
+    // The runtime keeps records beside its data (local: the data dir); --endpoints has none.
+    defragHistory: { localDataDir: target.runtime?.recordsDir, clusterName: target.name },
     log,
   });
 }

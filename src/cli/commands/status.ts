@@ -5,13 +5,13 @@ import { clusterTarget, connectionFor, type GlobalOptions } from '../context.js'
 import { printJson, renderColumns, type Column, type OutputFormat } from '../output.js';
 
 export async function statusCommand(options: GlobalOptions): Promise<number> {
-  const { spec, endpoints, names } = await clusterTarget(options);
+  const { spec, endpoints, names, runtime } = await clusterTarget(options);
   const status = await clusterStatus({
     endpoints,
     connection: connectionFor(options, spec),
     specQuota: spec?.etcd.quotaBackendBytes,
     names,
-  });
+  }).finally(() => runtime?.close());
   if (options.output === 'json') printJson(status);
   else process.stdout.write(`${formatStatus(status, options.output)}\n`);
   return status.healthy ? 0 : 1;

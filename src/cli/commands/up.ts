@@ -7,6 +7,7 @@
  */
 import { upCluster } from '../../engine/up.js';
 import { resolveEtcd } from '../../runtime/etcd-binaries.js';
+import { LocalClusterRuntime } from '../../runtime/local/runtime.js';
 import { connectionFor, loadSpec, requireLocal, type GlobalOptions } from '../context.js';
 import { printJson, progress } from '../output.js';
 import { formatStatus } from './status.js';
@@ -85,7 +86,8 @@ async function upUntilStopped(options: UpOptions, shutdown: Shutdown): Promise<n
       const { startAgentFor } = await import('./serve.js');
       const { createLogger } = await import('../../server/logger.js');
       const names = new Map(start.state.members.map((m, i) => [endpoints[i] as string, m.name]));
-      agent = await startAgentFor(options, { spec, name: spec.name, endpoints, names }, createLogger());
+      const target = { spec, name: spec.name, endpoints, names, runtime: new LocalClusterRuntime(spec) };
+      agent = await startAgentFor(options, target, createLogger());
       progress(
         options.output,
         `dashboard: ${agent.url}/  (API ${agent.url}/api/status, metrics ${agent.url}/metrics)`,

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { parseSpec } from '../../config/load.js';
 import { describeError } from '../../errors.js';
 import type { EtcdBinaries } from '../../runtime/etcd-binaries.js';
+// Not openRuntime: a drill always restores into a throwaway local cluster on this machine,
+// whatever runtime the backed-up cluster has (Kubernetes or external ones included).
 import { LocalRuntime } from '../../runtime/local/cluster.js';
 import type { BackupStorage } from '../../storage/storage.js';
 import { restoreSnapshot } from '../restore.js';

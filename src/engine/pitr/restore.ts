@@ -14,6 +14,8 @@ import { parseEndpoint } from '../../etcd/endpoint.js';
 import { MemberClient, type ConnectionOptions } from '../../etcd/member-client.js';
 import { StewardError } from '../../errors.js';
 import type { EtcdBinaries } from '../../runtime/etcd-binaries.js';
+// Not openRuntime: the replay runs in a throwaway local member on this machine, whatever
+// runtime the cluster being restored has.
 import { LocalRuntime } from '../../runtime/local/cluster.js';
 import type { BackupStorage } from '../../storage/storage.js';
 import { readCatalog } from '../backup/catalog.js';

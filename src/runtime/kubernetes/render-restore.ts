@@ -43,7 +43,7 @@ export function renderRestore(spec: Spec, options: RestoreRenderOptions): KubeOb
   }
   const source = clusterNames(spec);
   const names = clusterNames(spec, options.newClusterName);
-  const token = `${names.name}-${names.namespace}-restored`;
+  const token = names.restoredToken();
   const parts = stewardPodParts(spec, source, { config: true, token: false });
   const host = `$(POD_NAME).${names.headless}.${names.namespace}.svc.${names.clusterDomain}`;
   const init = {

@@ -92,6 +92,14 @@ export class ClusterNames {
   serviceAddress(): string {
     return `${this.client}.${this.namespace}.svc.${this.clusterDomain}:2379`;
   }
+  /** The initial cluster token of a cluster created by `apply`. */
+  token(): string {
+    return `${this.name}-${this.namespace}`;
+  }
+  /** The initial cluster token of a cluster built from a snapshot (a new identity). */
+  restoredToken(): string {
+    return `${this.token()}-restored`;
+  }
   /** Labels that select this cluster's etcd pods. */
   selector(): Record<string, string> {
     return { 'app.kubernetes.io/name': 'etcd', 'app.kubernetes.io/instance': this.name };

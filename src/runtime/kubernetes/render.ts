@@ -30,7 +30,7 @@ export function renderKubernetes(spec: Spec): KubeObject[] {
     renderAgentConfig(spec, names),
     ...renderBackupClaim(spec, names),
     ...renderServices(spec, names),
-    renderStatefulSet(spec, names, { token: `${names.name}-${names.namespace}` }),
+    renderStatefulSet(spec, names, { token: names.token() }),
     renderDisruptionBudget(spec, names),
     ...renderAgent(spec, names),
     ...renderCronJobs(spec, names),
@@ -65,6 +65,7 @@ function escapeRegex(text: string): string {
 
 /** Fields that make no sense on Kubernetes are refused with the fix, not silently ignored. */
 function checkRenderable(spec: Spec): void {
+  // A refusal, not a choice of behaviour: what runs where is decided by runtime/open.ts.
   if (spec.runtime === 'external') {
     throw kubeInputError(
       'the spec has runtime: external (a cluster someone else runs); there is nothing to render for it',

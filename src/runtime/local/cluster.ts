@@ -20,7 +20,14 @@ import {
   tailLog,
 } from './member-process.js';
 import { freePorts, portInUse } from './ports.js';
-import { STATE_FILE, readState, writeState, type LocalClusterState, type LocalMemberState } from './state.js';
+import {
+  STATE_FILE,
+  memberOf,
+  readState,
+  writeState,
+  type LocalClusterState,
+  type LocalMemberState,
+} from './state.js';
 
 export interface MemberExit {
   readonly name: string;
@@ -151,12 +158,17 @@ export class LocalRuntime {
     }
   }
 
-  /** Stops every running member (SIGTERM, then SIGKILL after `graceMs`). */
-  async stop(graceMs = 10_000): Promise<StopResult[]> {
+  /**
+   * Stops every running member, or only the members named in `only` (SIGTERM, then SIGKILL
+   * after `graceMs`).
+   */
+  async stop(graceMs = 10_000, only?: readonly string[]): Promise<StopResult[]> {
     const state = await this.state();
     if (!state) return [];
+    for (const name of only ?? []) memberOf(state, name);
+    const chosen = state.members.filter((m) => only === undefined || only.includes(m.name));
     const results = await Promise.all(
-      state.members.map(async (member): Promise<StopResult> => {
+      chosen.map(async (member): Promise<StopResult> => {
         const { dataDir } = memberPaths(this.spec.dataDir, member.name);
         const outcome = (await isMemberProcess(member.pid, dataDir))
           ? await stopProcess(member.pid as number, dataDir, graceMs)
@@ -179,6 +191,38 @@ export class LocalRuntime {
     );
     await writeState(this.spec.dataDir, state);
     return results;
+  }
+
+  /**
+   * Starts one stopped member on its data (same ports, same identity); a running member is left
+   * alone (`running`). Refuses a member without data: that one needs a restore or a replace.
+   */
+  async startMember(name: string): Promise<StartResult> {
+    const state = await this.requireState();
+    this.checkMatchesSpec(state);
+    const member = memberOf(state, name);
+    const { dataDir } = memberPaths(this.spec.dataDir, member.name);
+    if (await isMemberProcess(member.pid, dataDir)) {
+      return { mode: 'running', state, started: [], firstExit: new Promise(() => {}) };
+    }
+    if (!(await hasEtcdData(dataDir))) {
+      throw new StewardError(`member ${name} of cluster '${state.name}' has no data in ${dataDir}`, {
+        hint: 'a member without data cannot rejoin on its own; restore the cluster from a backup',
+      });
+    }
+    await this.checkPortsFree([member]);
+    return this.launch(state, [member], 'restarted');
+  }
+
+  /**
+   * Records that `name` runs on these binaries from its next start on (a rolling upgrade or
+   * downgrade changes one member at a time); the member is not restarted here.
+   */
+  async setMemberBinaries(name: string, binaries: EtcdBinaries): Promise<void> {
+    const state = await this.requireState();
+    const member = memberOf(state, name);
+    member.etcd = { version: binaries.version, bin: binaries.etcd };
+    await writeState(this.spec.dataDir, state);
   }
 
   /** Removes the members' data, logs and the state file; refuses while a member runs. */
@@ -255,13 +299,13 @@ export class LocalRuntime {
     members: readonly LocalMemberState[],
     mode: 'created' | 'restarted',
   ): Promise<StartResult> {
-    const binaries = this.requireBinaries();
+    const binaryOf = (member: LocalMemberState) => member.etcd?.bin ?? this.requireBinaries().etcd;
     await writeState(this.spec.dataDir, state);
     const exits: Promise<MemberExit>[] = [];
     for (const member of members) {
       const paths = memberPaths(this.spec.dataDir, member.name);
       await mkdir(paths.dir, { recursive: true });
-      const child = spawnMember(binaries.etcd, memberArgs(this.spec, state, member), paths.logFile);
+      const child = spawnMember(binaryOf(member), memberArgs(this.spec, state, member), paths.logFile);
       const exit = new Promise<MemberExit>((resolve) => {
         child.once('exit', (code, signal) => resolve({ name: member.name, code, signal }));
         child.once('error', () => resolve({ name: member.name, code: null, signal: null }));
@@ -298,7 +342,8 @@ export class LocalRuntime {
     return this.binaries;
   }
 
-  private async requireState(): Promise<LocalClusterState> {
+  /** The recorded state; an error saying to run `up` before the first start. */
+  async requireState(): Promise<LocalClusterState> {
     const state = await this.state();
     if (!state) {
       throw new StewardError(`no local cluster in ${this.spec.dataDir}`, {

@@ -14,6 +14,8 @@ export interface LocalMemberState {
   readonly peerPort: number;
   /** Process id while running (as last recorded), else null. */
   pid: number | null;
+  /** The etcd binary this member runs when it differs from the cluster's (a rolling upgrade). */
+  etcd?: { readonly version: string; readonly bin: string };
 }
 
 export interface LocalClusterState {
@@ -58,4 +60,15 @@ export async function writeState(dataDir: string, state: LocalClusterState): Pro
   const file = path.join(dataDir, STATE_FILE);
   await writeFile(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
   await rename(`${file}.tmp`, file);
+}
+
+/** The member of this name; an InputError listing the members when there is none. */
+export function memberOf(state: LocalClusterState, name: string): LocalMemberState {
+  const member = state.members.find((m) => m.name === name);
+  if (!member) {
+    throw new InputError(`cluster '${state.name}' has no member '${name}'`, {
+      hint: `its members are ${state.members.map((m) => m.name).join(', ')}`,
+    });
+  }
+  return member;
 }
