@@ -9,7 +9,9 @@ export interface ExitCode {
 
 /** A command's own options merged with the global flags. */
 export function globals<T extends GlobalOptions>(command: Command): T {
-  return command.optsWithGlobals<T>();
+  const options = command.optsWithGlobals<T & { writeOut?: GlobalOptions['output'] }>();
+  // -w/--write-out is etcdctl's name for -o/--output.
+  return options.writeOut === undefined ? options : { ...options, output: options.writeOut };
 }
 
 /** Wraps a command's run into an action that stores its exit code in `exit`. */

@@ -83,7 +83,7 @@ describe('program', () => {
     assert.match(create, /--storage <url>/, 'the parent command’s --storage is a global of its subcommands');
     assert.match(
       flat(program.helpInformation()),
-      /-o, --output <format> output format \(wide: every column\) \(choices: "table", "wide", "json", default: "table"\)/,
+      /-o, --output <format> output format \(wide: every column\) \(choices: "table", "wide", "json", default: "table", env: ETCDCTL_WRITE_OUT\)/,
     );
   });
 

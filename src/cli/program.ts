@@ -22,6 +22,10 @@ import { buildApplyCommand } from './commands/apply.command.js';
 import { buildGreptimedbCommand } from './commands/greptimedb.command.js';
 import { buildInstallEtcdCommand } from './commands/install-etcd.command.js';
 import { buildMemberCommand } from './commands/member.command.js';
+import { buildCompleteCommand, buildCompletionCommand } from './commands/completion.command.js';
+import { buildVersionCommand } from './commands/version.command.js';
+
+const OUTPUT_FORMATS = ['table', 'wide', 'json'];
 
 /** Builds the program; each action stores its exit code in `exit`. */
 export function buildProgram(exit: ExitCode): Command {
@@ -34,8 +38,13 @@ export function buildProgram(exit: ExitCode): Command {
     .option('-c, --config <file>', 'cluster spec (default: ./steward.yaml)')
     .addOption(
       new Option('-o, --output <format>', 'output format (wide: every column)')
-        .choices(['table', 'wide', 'json'])
-        .default('table'),
+        .choices(OUTPUT_FORMATS)
+        .default('table')
+        .env('ETCDCTL_WRITE_OUT'),
+    )
+    .addOption(
+      // etcdctl's name for the same flag; given, it wins over -o.
+      new Option('-w, --write-out <format>', 'the same as -o (etcdctl’s name)').choices(OUTPUT_FORMATS),
     )
     .option('--endpoints <list>', 'comma-separated member endpoints (env ETCDCTL_ENDPOINTS)')
     .option('--cacert <file>', 'verify members with this CA bundle (env ETCDCTL_CACERT)')
@@ -71,6 +80,12 @@ export function buildProgram(exit: ExitCode): Command {
   program.addCommand(buildApplyCommand(exit));
   program.addCommand(buildGreptimedbCommand(exit));
   program.addCommand(buildInstallEtcdCommand(exit));
+  program.addCommand(buildVersionCommand(exit, pkg.version));
+  program.addCommand(buildCompletionCommand(exit));
+  program.addCommand(
+    buildCompleteCommand(exit, () => program),
+    { hidden: true },
+  );
   inheritSettings(program);
   return program;
 }

@@ -110,7 +110,7 @@ describe('member replace on every etcd line', () => {
       const keys = await replaced.get('/heal/', { prefix: true });
       assert.equal(keys.length, 200);
       assert.deepEqual(
-        keys.map((k) => `${k.key}=${k.value.toString()}`),
+        keys.map((k) => `${k.key.toString()}=${k.value.toString()}`),
         Array.from({ length: 200 }, (_, i) => `/heal/${String(i).padStart(3, '0')}=value-${i}`),
       );
       // The replaced member's own store matches the others' at the same revision.
