@@ -14,6 +14,8 @@ set -euo pipefail
 declare -A GO_VERSION=([3.6]=v3.6.16 [3.7]=v3.7.3)
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib/version.sh
+source "$here/scripts/lib/version.sh"
 cache=${ETCD_STEWARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/etcd-steward}
 mkdir -p "$cache/etcd"
 
@@ -38,21 +40,24 @@ build_with_go() { # line
   for cmd in etcd etcdctl etcdutl; do
     ( cd "$work" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "out/$cmd" "./$cmd" )
   done
-  "$work/out/etcd" --version | head -1 | grep -q "${version#v}" || die "built etcd does not report version $version"
+  reports_version "$work/out/etcd" "etcd Version: ${version#v}" ||
+    die "built etcd does not report version $version: $(version_line "$work/out/etcd")"
   touch "$work/out/.complete"
   rm -rf "$dest.tmp" && mv "$work/out" "$dest.tmp" && rm -rf "$dest" && mv "$dest.tmp" "$dest"
   log "installed etcd $version in $dest"
 }
 
 debian_mirror() { # prints the Debian mirror this machine's apt uses (never hard-coded)
-  local f
+  local f m
   for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list.d/*.sources; do
     [[ -f $f ]] || continue
-    awk '/^URIs:/ {for (i = 2; i <= NF; i++) if ($i !~ /security/) {print $i; exit}}' "$f" | grep -m1 . && return
+    m=$(awk '/^URIs:/ {for (i = 2; i <= NF; i++) if ($i !~ /security/) {print $i; exit}}' "$f")
+    [[ -n $m ]] && { echo "$m"; return; }
   done
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
     [[ -f $f ]] || continue
-    awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/ && $i !~ /security/) {print $i; exit} }' "$f" | grep -m1 . && return
+    m=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/ && $i !~ /security/) {print $i; exit} }' "$f")
+    [[ -n $m ]] && { echo "$m"; return; }
   done
   return 1
 }
@@ -80,7 +85,7 @@ install_from_debian() {
   ( cd "$work" && "${apt[@]}" download etcd-server etcd-client >/dev/null ) || die "apt-get download etcd-server etcd-client failed"
   local deb version
   for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
-  version=$("$work/root/usr/bin/etcd" --version | awk '/etcd Version/ {print $3}')
+  version=$(version_line "$work/root/usr/bin/etcd") && version=${version#etcd Version: }
   [[ $version == 3.5.* ]] || die "Debian's etcd-server reports version '$version', expected 3.5.x"
   local dest="$cache/etcd/v$version"
   mkdir -p "$work/out"

@@ -16,6 +16,8 @@ version=${1:-v1.36.3}
 staging="v0.${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib/version.sh
+source "$here/scripts/lib/version.sh"
 cache=${ETCD_STEWARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/etcd-steward}
 dest="$cache/kube-apiserver/$version"
 
@@ -48,7 +50,7 @@ start=$(date +%s)
 GOFLAGS=-mod=mod nice go mod tidy >/dev/null 2>&1 || GOFLAGS=-mod=mod nice go mod tidy
 mkdir -p out
 CGO_ENABLED=0 nice go build -trimpath -ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${BASH_REMATCH[1]}" -o out/kube-apiserver .
-out/kube-apiserver --version | grep -q "$version" || die "built kube-apiserver does not report version $version ($(out/kube-apiserver --version))"
+reports_version out/kube-apiserver "$version" || die "built kube-apiserver does not report version $version ($(version_line out/kube-apiserver))"
 touch out/.complete
 mkdir -p "$cache/kube-apiserver"
 rm -rf "$dest.tmp" && mv out "$dest.tmp" && rm -rf "$dest" && mv "$dest.tmp" "$dest"

@@ -4,10 +4,12 @@
 # service must not start, so when no /usr/sbin/policy-rc.d exists we put one in place for the
 # install (exit 101 = "do not start services") and remove it again. Idempotent.
 set -euo pipefail
+# shellcheck source=lib/version.sh
+source "$(dirname "$0")/lib/version.sh"
 log() { printf 'install-prometheus: %s\n' "$*" >&2; }
 
 if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
-  log "prometheus already installed ($(prometheus --version 2>&1 | head -1))"
+  log "prometheus already installed ($(version_line prometheus))"
   exit 0
 fi
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
@@ -32,4 +34,4 @@ DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq
 if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
   systemctl disable --now prometheus.service >/dev/null 2>&1 || true
 fi
-log "installed $(prometheus --version 2>&1 | head -1)"
+log "installed $(version_line prometheus)"
