@@ -36,7 +36,10 @@ async function standIn(first: string, exitCode?: number): Promise<string> {
 function failuresOf(body: string, program: string, runs = RUNS): number {
   const script = `set -uo pipefail; source "$1"; fails=0
 for _ in $(seq ${runs}); do ( ${body} ) || fails=$((fails + 1)); done; echo "$fails"`;
-  const result = spawnSync('bash', ['-c', script, 'check', LIB, program], { encoding: 'utf8' });
+  const result = spawnSync('bash', ['-c', script, 'check', LIB, program], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'], // a socket as stdin makes bash read ~/.bashrc
+  });
   assert.equal(result.status, 0, result.stderr);
   return Number(result.stdout.trim());
 }

@@ -1,4 +1,8 @@
-// Command etcdutl is a root command over the upstream etcdutl package's subcommands.
+//go:build !etcd3_5
+
+// Command etcdutl (3.6 and later) is a root command over the upstream etcdutl package's
+// subcommands. The 3.5 line has its own main (main_3_5.go, build tag etcd3_5): its package has no
+// migrate command, and it has backup and check (`check v2store`, run before an upgrade to 3.6).
 package main
 
 import (
