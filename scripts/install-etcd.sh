@@ -55,6 +55,11 @@ build_with_go() { # vX.Y.Z
   log "building etcd $version with $(go version | cut -d' ' -f3) (first time: a few minutes)"
   ( cd "$work" && GOFLAGS=-mod=mod go mod tidy >/dev/null 2>&1 || (cd "$work" && GOFLAGS=-mod=mod go mod tidy) ) ||
     die "the Go module proxy did not serve etcd $version (see above)"
+  # Early 3.5 patches' etcdutl package has no `check` command (tools/etcd/etcdutl/nocheck_3_5.go).
+  if [[ -n $tags ]]; then
+    local pkg; pkg=$(cd "$work" && GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' go.etcd.io/etcd/etcdutl/v3)
+    [[ -f $pkg/etcdutl/check_command.go ]] || tags+=,etcdutl_nocheck
+  fi
   mkdir -p "$work/out"
   for cmd in etcd etcdctl etcdutl; do
     ( cd "$work" && CGO_ENABLED=0 go build -tags="$tags" -trimpath -ldflags='-s -w' -o "out/$cmd" "./$cmd" )

@@ -11,11 +11,10 @@ import (
 // commands are the subcommands 3.5's etcdutl package offers; scripts/install-etcd.sh builds 3.5
 // releases with -tags etcd3_5.
 func commands() []*cobra.Command {
-	return []*cobra.Command{
+	return append([]*cobra.Command{
 		etcdutl.NewBackupCommand(),
-		etcdutl.NewCheckCommand(),
 		etcdutl.NewDefragCommand(),
 		etcdutl.NewSnapshotCommand(),
 		etcdutl.NewVersionCommand(),
-	}
+	}, checkCommands()...)
 }
