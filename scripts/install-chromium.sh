@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Debian's Chromium for the dashboard's browser tests (driven by playwright-core, which downloads
-# no browser of its own). Idempotent: quick when /usr/bin/chromium is there.
+# no browser of its own). Idempotent: quick when /usr/bin/chromium is there. `--plan` prints what
+# would be installed, and nothing when Chromium is there.
 set -euo pipefail
 
 if [[ -x /usr/bin/chromium ]]; then
+  exit 0
+fi
+if [[ ${1:-} == --plan ]]; then
+  echo "installing Debian's chromium package (~1–2 min)"
   exit 0
 fi
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then

@@ -2,12 +2,19 @@
 # Installs Debian's `prometheus` package for the tests (gives /usr/bin/prometheus and promtool).
 # The tests run their own Prometheus on a loopback port with a temp storage dir; the system
 # service must not start, so when no /usr/sbin/policy-rc.d exists we put one in place for the
-# install (exit 101 = "do not start services") and remove it again. Idempotent.
+# install (exit 101 = "do not start services") and remove it again. Idempotent. `--plan` prints
+# what would be installed, and nothing when Prometheus is there.
 set -euo pipefail
+# shellcheck source=lib/version.sh
+source "$(dirname "$0")/lib/version.sh"
 log() { printf 'install-prometheus: %s\n' "$*" >&2; }
 
 if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
-  log "prometheus already installed ($(prometheus --version 2>&1 | head -1))"
+  [[ ${1:-} == --plan ]] || log "prometheus already installed ($(version_line prometheus))"
+  exit 0
+fi
+if [[ ${1:-} == --plan ]]; then
+  echo "installing Debian's prometheus package (~1 min)"
   exit 0
 fi
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
@@ -32,4 +39,4 @@ DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq
 if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
   systemctl disable --now prometheus.service >/dev/null 2>&1 || true
 fi
-log "installed $(prometheus --version 2>&1 | head -1)"
+log "installed $(version_line prometheus)"

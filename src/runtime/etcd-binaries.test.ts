@@ -4,7 +4,7 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Cleanup, binariesFor, tempDir, testLines } from '../testing/harness.js';
-import { cacheDir, resolveEtcd } from './etcd-binaries.js';
+import { cacheDir, resolveEtcd, resolveEtcdRelease } from './etcd-binaries.js';
 
 const cleanup = new Cleanup();
 after(() => cleanup.run());
@@ -91,6 +91,38 @@ describe('etcd binary resolution', () => {
       );
     }
     await assert.rejects(resolveEtcd(line, '/bin/true', {}), /does not look like etcd/);
+  });
+
+  it('finds one exact release in the cache, and names the install command when it is missing', async () => {
+    const real = await binariesFor(line);
+    const cache = await tempDir(cleanup, 'releasecache');
+    const env = { ETCD_STEWARD_CACHE: cache, PATH: '' };
+    await assert.rejects(resolveEtcdRelease(real.version, env), (error: Error & { hint?: string }) => {
+      assert.match(error.message, new RegExp(`etcd ${real.version.replaceAll('.', '\\.')} is not installed`));
+      assert.match(
+        error.hint ?? '',
+        new RegExp(`etcd-steward install-etcd ${real.version.replaceAll('.', '\\.')}`),
+      );
+      return true;
+    });
+    for (const [version, want] of [
+      [real.version, undefined],
+      [
+        `${line}.999`,
+        new RegExp(`is etcd ${real.version.replaceAll('.', '\\.')}, not ${line.replace('.', '\\.')}\\.999`),
+      ],
+    ] as const) {
+      const dir = path.join(cache, 'etcd', `v${version}`);
+      await mkdir(dir, { recursive: true });
+      await symlink(real.etcd, path.join(dir, 'etcd'));
+      await writeFile(path.join(dir, '.complete'), '');
+      if (want) await assert.rejects(resolveEtcdRelease(version, env), want);
+      else assert.equal((await resolveEtcdRelease(version, env)).etcd, path.join(dir, 'etcd'));
+    }
+    await assert.rejects(
+      resolveEtcdRelease('3.4.30', env),
+      /'3\.4\.30' is not a release of a supported etcd line/,
+    );
   });
 
   it('uses ETCD_STEWARD_CACHE, then XDG_CACHE_HOME, then ~/.cache', () => {

@@ -156,3 +156,39 @@ export async function resolveEtcd(
     },
   );
 }
+
+/**
+ * The cached install of one exact release (e.g. `3.5.16`, installed on request with
+ * `etcd-steward install-etcd 3.5.16`), for callers that need that release and no other, such as
+ * tests of an upgrade that must be refused. Fails with the install command when it is missing,
+ * and when the binary reports another version than its folder's name.
+ */
+export async function resolveEtcdRelease(
+  version: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<EtcdBinaries> {
+  const line = lineOf(version);
+  if (!/^\d+\.\d+\.\d+$/.test(version) || !(SUPPORTED_LINES as readonly string[]).includes(line)) {
+    throw new InputError(`'${version}' is not a release of a supported etcd line`, {
+      hint: `give X.Y.Z of ${SUPPORTED_LINES.join(', ')}, e.g. 3.5.16`,
+    });
+  }
+  const dir = path.join(cacheDir(env), 'etcd', `v${version}`);
+  const etcd = path.join(dir, 'etcd');
+  const complete = await access(path.join(dir, '.complete')).then(
+    () => true,
+    () => false,
+  );
+  if (!complete || !(await isExecutable(etcd))) {
+    throw new StewardError(`etcd ${version} is not installed in ${dir}`, {
+      hint: `install it with: ${installCommand(version)}`,
+    });
+  }
+  const found = await fromFolder(etcd, line as EtcdLine, 'cache');
+  if (found.version !== version) {
+    throw new StewardError(`${etcd} is etcd ${found.version}, not ${version}`, {
+      hint: `reinstall it: rm -r ${dir} && ${installCommand(version)}`,
+    });
+  }
+  return found;
+}

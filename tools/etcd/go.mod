@@ -1,5 +1,6 @@
 // Wrapper module that builds etcd, etcdctl and etcdutl of one release line from the Go
-// module proxy. scripts/install-etcd.sh copies this folder, pins the version, and builds.
+// module proxy. scripts/install-etcd.sh copies this folder, pins the version, and builds (3.5 with
+// -tags etcd3_5, which picks etcdutl/commands_3_5.go).
 module etcdsteward.local/tools/etcd
 
 go 1.24

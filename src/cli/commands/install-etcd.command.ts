@@ -8,7 +8,7 @@ export function buildInstallEtcdCommand(exit: ExitCode): Command {
     .description(
       'install etcd, etcdctl and etcdutl of the given lines (3.5 3.6 3.7; default all) into the cache',
     )
-    .argument('[lines...]', 'release lines')
+    .argument('[lines...]', 'release lines, or full versions such as 3.5.16')
     .action((lines: string[]) =>
       run(async () => (await import('./install-etcd.js')).installEtcdCommand(lines))(),
     );

@@ -8,11 +8,11 @@ import type { EtcdLine } from '../../config/etcd-lines.js';
 
 /**
  * The etcd release of each line the default image carries: the same releases the install script
- * builds and the tests run (scripts/install-etcd.sh; 3.5 as Debian ships it), so what runs in a
+ * builds and the tests run (scripts/install-etcd.sh, every line from the Go module proxy), so what runs in a
  * cluster is what was tested here.
  */
 export const DEFAULT_ETCD_VERSIONS: Readonly<Record<EtcdLine, string>> = {
-  '3.5': '3.5.16',
+  '3.5': '3.5.36',
   '3.6': '3.6.16',
   '3.7': '3.7.3',
 };
