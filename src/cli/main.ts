@@ -143,6 +143,10 @@ export function buildProgram(exit: { code: number }): Command {
     .argument('<file>', 'snapshot file')
     .option('--to <url>', 'storage to write to (overrides --storage and the spec)')
     .addOption(new Option('--compression <kind>', 'compress the stored snapshot').choices(['gzip', 'none']))
+    .option(
+      '--skip-hash-check',
+      "accept a snapshot file without etcd's SHA-256 trailer (a member's member/snap/db), as etcdutl's flag does",
+    )
     .action(function (this: Command, file: string) {
       return backupAction((m) => m.backupImportCommand(file, globals(this)))();
     });
@@ -196,6 +200,10 @@ export function buildProgram(exit: { code: number }): Command {
     )
     .option('-y, --yes', 'go ahead although the live cluster has newer data than the snapshot')
     .option(
+      '--skip-hash-check',
+      "accept a snapshot file without etcd's SHA-256 trailer (a member's member/snap/db), as etcdutl's flag does",
+    )
+    .option(
       '--to-revision <revision>',
       'point in time: the newest backup at or before it (SNAPSHOT: latest, or a backup name) + the change log up to this revision',
     )
@@ -239,6 +247,10 @@ export function buildProgram(exit: { code: number }): Command {
     .requiredOption('--initial-cluster-token <token>', 'the new cluster token')
     .requiredOption('--initial-advertise-peer-urls <url>', "this member's peer URL")
     .option('--etcdutl <file>', 'the etcdutl binary (default: etcdutl on PATH)')
+    .option(
+      '--skip-hash-check',
+      "accept a snapshot file without etcd's SHA-256 trailer (a member's member/snap/db), as etcdutl's flag does",
+    )
     .action(function (this: Command, target: string) {
       return run(async () =>
         (await import('./commands/restore-member.js')).restoreMemberCommand(target, globals(this)),
