@@ -654,6 +654,7 @@ describe('S3Storage', () => {
       () => storage.write('k', body('x')),
       () => storage.read('k'),
       () => storage.createIfAbsent('k', Buffer.from('x')),
+      () => storage.ensureLocation(),
     ]) {
       const error = await rejectsWith(call(), (e) => {
         assert.ok(
@@ -1101,7 +1102,7 @@ describe('FileStorage locations', () => {
     await rejectsWith(storage.list(''), (e) => {
       assert.ok(e instanceof StorageLocationMissingError, `${e.name}: ${e.message}`);
       assert.equal(e.message, `file://${path.join(dir, 'a', 'typo')}: the directory does not exist`);
-      assert.match((e).hint ?? '', /check the path for typos/);
+      assert.match(e.hint ?? '', /check the path for typos/);
     });
     await writeFile(path.join(dir, 'file'), 'x');
     await rejectsWith(new FileStorage(path.join(dir, 'file')).list(''), (e) =>

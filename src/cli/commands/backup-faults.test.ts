@@ -245,6 +245,35 @@ describe('backup failures', { concurrency: true }, () => {
         .map((c) => c.trim())
         .filter(Boolean);
     assert.equal(cells(row)[cells(header).indexOf('KEYS')], '0', table.stdout);
+
+    // `backup create` may make a new location (and its parents); `backup list` then reads it.
+    const fresh = `file://${dir}/new/nested/backups`;
+    const into = await runCli(['--config', spec, 'backup', 'create', '--to', fresh], { env });
+    assert.equal(into.code, 0, into.stderr);
+    const listed = await runCli(['--config', spec, 'backup', 'list', '--storage', fresh, '-o', 'json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.equal(listed.json<{ backups: BackupManifest[] }>().backups.length, 1);
+  });
+
+  it('a storage location that does not exist is an error for list, verify, prune and inspect, not "no backups"', async () => {
+    const dir = await tempDir(cleanup, 'typo');
+    const typo = `file://${dir}/a/typo`;
+    for (const args of [
+      ['backup', 'list'],
+      ['backup', 'verify', '--all'],
+      ['backup', 'prune', '--keep-last', '1'],
+      ['snapshot', 'inspect', 'latest'],
+    ]) {
+      const r = await runCli([...args, '--storage', typo], { cwd: dir });
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(
+        r.stderr,
+        new RegExp(`^error: ${typo}: the directory does not exist$`, 'm'),
+        args.join(' '),
+      );
+      assert.match(r.stderr, /^hint: check the path for typos .*backup create. creates it/m);
+    }
+    assert.deepEqual(await readdir(dir), [], 'nothing was created');
   });
 
   it('S3: a wrong key, a missing bucket, an unreachable endpoint: clear errors without secrets', async () => {
