@@ -199,7 +199,7 @@ describe('backup failures', { concurrency: true }, () => {
     assert.match(
       refused.stderr,
       new RegExp(
-        `error: another backup of this cluster is running \\(lock file://${dir}/backups/locks/backup/etcd/000000000001\\.json: \\S+ on \\S+, pid ${process.pid}, since `,
+        `error: another backup of this cluster is running \\(lock locks/backup/etcd/000000000001\\.json in file://${dir}/backups: \\S+ on \\S+, pid ${process.pid}, since `,
       ),
     );
     assert.match(

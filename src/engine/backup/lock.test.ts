@@ -29,6 +29,8 @@ before(async () => {
   );
 });
 
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 async function records(storage: BackupStorage, name: string): Promise<[string, LockRecord][]> {
   const out: [string, LockRecord][] = [];
   for (const o of await storage.list(lockPrefix(name))) {
@@ -56,7 +58,7 @@ for (const backend of backends) {
       assert.match(
         refused.message,
         new RegExp(
-          `^another backup of this cluster is running \\(lock ${s().displayUrl}/locks/backup/one/000000000001\\.json: \\S+ on \\S+, pid ${process.pid}, since `,
+          `^another backup of this cluster is running \\(lock locks/backup/one/000000000001\\.json in ${escape(s().displayUrl)}: \\S+ on \\S+, pid ${process.pid}, since `,
         ),
       );
       assert.match(
@@ -88,9 +90,9 @@ for (const backend of backends) {
 
     it('a stale lock (a crashed run) is taken over by exactly one of eight racing runs', async () => {
       const name = 'backup/stale';
-      const crashed = await acquireStorageLock(s(), name, { ttlMs: 200 }); // never renewed nor released
+      const crashed = await acquireStorageLock(s(), name, { ttlMs: 1500 }); // never renewed nor released
       await assert.rejects(acquireStorageLock(s(), name), LockHeldError);
-      await sleep(300);
+      await sleep(1600);
       const racers = await Promise.allSettled(Array.from({ length: 8 }, () => acquireStorageLock(s(), name)));
       const winners = racers.filter((r) => r.status === 'fulfilled');
       assert.equal(winners.length, 1, racers.map((r) => r.status).join(','));
@@ -114,12 +116,12 @@ for (const backend of backends) {
 
     it('a long run keeps its lock by renewing it; a run that lost its lock is stopped', async () => {
       const name = 'backup/long';
-      const options = { ttlMs: 400, renewEveryMs: 100 };
+      const options = { ttlMs: 1500, renewEveryMs: 250 }; // generous: fsync on a loaded machine
       const result = await withStorageLock(
         s(),
         name,
         async (signal) => {
-          await sleep(1200); // three times the time to live
+          await sleep(3500); // more than twice the time to live
           assert.equal(signal.aborted, false);
           await assert.rejects(acquireStorageLock(s(), name, options), LockHeldError);
           return 'finished';

@@ -128,7 +128,7 @@ export async function acquireStorageLock(
         if (!(await stillOurs())) {
           const holder = await readTop(storage, prefix, keyOf);
           throw new LockHeldError(
-            `this run's lock ${storage.displayUrl}/${key} was taken over${holder ? ` by ${describe(holder)}` : ''} after it expired`,
+            `this run's lock ${key} in ${storage.displayUrl} was taken over${holder ? ` by ${describe(holder)}` : ''} after it expired`,
             {
               hint: 'the run was stopped; a run must renew its lock within its time to live (is the storage slow or was this process paused?)',
             },
@@ -146,7 +146,7 @@ export async function acquireStorageLock(
   }
   const holder = await readTop(storage, prefix, keyOf);
   throw new LockHeldError(
-    `could not take the lock ${storage.displayUrl}/${prefix}: other runs keep taking it${holder ? ` (now ${describe(holder)})` : ''}`,
+    `could not take the lock ${prefix} in ${storage.displayUrl}: other runs keep taking it${holder ? ` (now ${describe(holder)})` : ''}`,
     { hint: 'wait for them to finish and try again' },
   );
 }
@@ -180,7 +180,7 @@ export async function withStorageLock<T>(
           else if (now() >= Date.parse(lock.record.expiresAt)) {
             controller.abort(
               new LockHeldError(
-                `could not renew this run's lock ${storage.displayUrl}/${lock.key} before it expired: ${(error as Error).message}`,
+                `could not renew this run's lock ${lock.key} in ${storage.displayUrl} before it expired: ${(error as Error).message}`,
                 {
                   hint: 'the run was stopped so that it cannot overlap another; check the storage and run it again',
                 },
@@ -232,7 +232,7 @@ async function readRecord(storage: BackupStorage, key: string): Promise<LockReco
     if (typeof parsed.expiresAt !== 'string' || Number.isNaN(Date.parse(parsed.expiresAt))) throw new Error();
     return parsed as LockRecord;
   } catch {
-    throw new StewardError(`${storage.displayUrl}/${key} is not a lock object`, {
+    throw new StewardError(`${key} in ${storage.displayUrl} is not a lock object`, {
       hint: 'if no other run is going on, delete it; the next run starts a new lock',
     });
   }
@@ -256,7 +256,7 @@ function heldError(
 ): LockHeldError {
   const left = Math.max(1, Math.ceil((Date.parse(holder.expiresAt) - now) / 1000));
   return new LockHeldError(
-    `another ${name.split('/')[0] ?? 'run'} of this cluster is running (lock ${storage.displayUrl}/${key}: ${describe(holder)})`,
+    `another ${name.split('/')[0] ?? 'run'} of this cluster is running (lock ${key} in ${storage.displayUrl}: ${describe(holder)})`,
     {
       hint: `wait for it to finish; if that run crashed, its lock expires in ${left} s (at ${holder.expiresAt}) and the next run takes it over`,
     },
