@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, link, mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -57,7 +58,7 @@ export class FileStorage implements BackupStorage {
     const target = this.pathOf(key);
     const part = `${target}${PART}${randomBytes(4).toString('hex')}`;
     try {
-      await mkdir(path.dirname(target), { recursive: true });
+      await makeDirs(path.dirname(target));
       await writeFile(part, data, { flag: 'wx', flush: true });
       // link() fails with EEXIST if the name exists, atomically, also over NFS (where O_EXCL
       // was not always atomic); and the name appears with its whole content.
@@ -124,7 +125,7 @@ export class FileStorage implements BackupStorage {
 
   async ensureLocation(options: CallOptions = {}): Promise<void> {
     checkAborted(options.signal);
-    await mkdir(this.root, { recursive: true }).catch((error: unknown) => {
+    await makeDirs(this.root).catch((error: unknown) => {
       throw this.explain(error, 'creating the directory');
     });
   }
@@ -193,6 +194,29 @@ export class FileStorage implements BackupStorage {
 /** Throws an AbortError (as streams and fetch do) when `signal` has been aborted. */
 function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new DOMException('The operation was aborted', 'AbortError');
+}
+
+/**
+ * `mkdir -p`. On a read-only file system Node's recursive mkdir reports ENOENT; the nearest
+ * existing folder then tells the real reason (EROFS, EACCES).
+ */
+async function makeDirs(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    let existing = path.dirname(dir);
+    while (
+      !(await stat(existing).then(
+        () => true,
+        () => false,
+      )) &&
+      existing !== path.dirname(existing)
+    )
+      existing = path.dirname(existing);
+    await access(existing, constants.W_OK);
+    throw error;
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {

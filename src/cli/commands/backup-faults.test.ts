@@ -193,7 +193,7 @@ describe('backup failures', { concurrency: true }, () => {
     assert.equal(before.count, 0);
 
     // Another run (this test process) holds the lock: refused, naming the holder and the wait.
-    const held = await acquireStorageLock(storage, 'backup/etcd');
+    const held = await acquireStorageLock(storage, 'backup/etcd', { ttlMs: 600_000 }); // a loaded machine is slow
     const refused = await runCli(['--config', spec, 'backup', 'create'], { env });
     assert.equal(refused.code, 1);
     assert.match(
