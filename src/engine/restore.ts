@@ -23,7 +23,7 @@ import { RuntimeUnsupportedError } from '../runtime/runtime.js';
 import { memberPaths, peerUrl } from '../runtime/local/member-process.js';
 import type { LocalClusterState } from '../runtime/local/state.js';
 import { openSnapshot } from '../snapshot/index.js';
-import { checkSnapshotFile, type SnapshotFacts } from './backup/snapshot-facts.js';
+import { checkSnapshotFile, requireTrailer, type SnapshotFacts } from './backup/snapshot-facts.js';
 import { greptimeSummary, type GreptimeSummary } from '../greptime/key-layout.js';
 import { clusterStatus } from './status.js';
 import { upCluster } from './up.js';
@@ -89,6 +89,8 @@ export interface RestoreOptions {
     { readonly endpoints: readonly string[]; readonly connection: ConnectionOptions } | undefined;
   /** Go ahead although the live cluster changed since the snapshot. */
   readonly yes?: boolean;
+  /** Accept a file without etcd's SHA-256 trailer (a member's db), as etcdutl's flag does. */
+  readonly skipHashCheck?: boolean | undefined;
   readonly onProgress?: (message: string) => void;
   readonly signal?: AbortSignal;
 }
@@ -105,6 +107,7 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
       hint: 'nothing was created or changed; pick another backup (`etcd-steward backup list`)',
     });
   }
+  requireTrailer(options.file, facts, options.skipHashCheck);
   const { greptime, ...snapshotDigest } = await digestSnapshot(options.file);
   say(`snapshot ok: revision ${facts.revision}, ${snapshotDigest.keyCount} keys, trailer ${facts.trailer}`);
 

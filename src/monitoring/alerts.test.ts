@@ -6,7 +6,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { ALERT_NAMES, renderAlertRules, type RuleFile } from './alerts.js';
+import { ALERT_NAMES, RUNBOOK_PAGE, renderAlertRules, type RuleFile } from './alerts.js';
+import { fileURLToPath } from 'node:url';
 import { Cleanup, runCli, tempDir } from '../testing/harness.js';
 import { promtool } from '../testing/prometheus.js';
 
@@ -475,11 +476,40 @@ describe('render alerts', () => {
     assert.deepEqual([...names].sort(), [...ALERT_NAMES].sort());
     for (const rule of rules.groups.flatMap((g) => g.rules)) {
       assert.ok(
-        rule.annotations['summary'] && rule.annotations['description'] && rule.annotations['runbook'],
+        rule.annotations['summary'] &&
+          rule.annotations['description'] &&
+          rule.annotations['runbook'] &&
+          rule.annotations['runbook_url'],
         rule.alert,
       );
       assert.match(rule.labels['severity'] ?? '', /^(warning|critical)$/);
     }
+  });
+
+  it("every rule's runbook_url points at its own heading of docs/alerts.md", async () => {
+    const page = await readFile(fileURLToPath(new URL('../../docs/alerts.md', import.meta.url)), 'utf8');
+    // GitHub's anchors: the heading in lower case, spaces to '-', other punctuation dropped.
+    const anchors = new Set(
+      [...page.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+        (m[1] ?? '')
+          .trim()
+          .toLowerCase()
+          .replace(/[^a-z0-9 _-]/g, '')
+          .replace(/ /g, '-'),
+      ),
+    );
+    const rules = renderAlertRules().groups.flatMap((g) => g.rules);
+    assert.equal(rules.length, 18);
+    for (const rule of rules) {
+      const url = rule.annotations['runbook_url'] ?? '';
+      assert.equal(url, `${RUNBOOK_PAGE}#${rule.alert.toLowerCase()}`, rule.alert);
+      assert.ok(anchors.has(url.split('#')[1] ?? ''), `docs/alerts.md has no heading for ${rule.alert}`);
+    }
+    const own = renderAlertRules(undefined, { runbookPage: 'https://wiki.example/etcd' });
+    assert.equal(
+      own.groups[0]?.rules[0]?.annotations['runbook_url'],
+      'https://wiki.example/etcd#etcdmembersdown',
+    );
   });
 
   it('every alert fires on synthetic series and stays quiet on healthy ones (promtool test rules)', async () => {

@@ -39,6 +39,23 @@ export interface AlertRuleOptions {
    * real deployments keep the defaults, which ride out restarts and short blips.
    */
   readonly forOverride?: string;
+  /**
+   * Where the runbook page lives: each rule's `runbook_url` is this plus `#alertname` (lower
+   * case, the anchor of the alert's heading). Default RUNBOOK_PAGE, the project's docs/alerts.md.
+   */
+  readonly runbookPage?: string;
+}
+
+/**
+ * The runbook page in the project's repository (docs/alerts.md, one heading per alert), as the
+ * etcd mixin points its `runbook_url` at contrib/mixin/runbook.md. Change it here if the
+ * repository moves; a deployment can point at its own copy with `runbookPage`.
+ */
+export const RUNBOOK_PAGE = 'https://github.com/etcd-steward/etcd-steward/blob/main/docs/alerts.md';
+
+/** The anchor of an alert's heading on the runbook page (GitHub's: the heading in lower case). */
+export function runbookAnchor(alert: string): string {
+  return alert.toLowerCase();
 }
 
 /** The alert names, in the order the rule file lists them (CONTRACT.md). */
@@ -129,7 +146,12 @@ export function renderAlertRules(spec?: Pick<Spec, 'name'>, options: AlertRuleOp
     expr,
     for: forOverride ?? holdFor,
     labels: { severity },
-    annotations: { summary, description, runbook },
+    annotations: {
+      summary,
+      description,
+      runbook,
+      runbook_url: `${options.runbookPage ?? RUNBOOK_PAGE}#${runbookAnchor(alert)}`,
+    },
   });
   const perMember = 'member {{ $labels.instance }} of etcd job "{{ $labels.job }}"';
   const failedCodes =

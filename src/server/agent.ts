@@ -178,6 +178,12 @@ class Care implements AgentCore {
   }
 
   async start(): Promise<void> {
+    // The agent writes backups: it may create a new file:// location (never an S3 bucket).
+    await this.storage
+      ?.ensureLocation()
+      .catch((error: unknown) =>
+        this.log.error({ error: describeError(error) }, 'the backup storage is not usable'),
+      );
     await this.poll();
     await this.refreshCatalog();
     await this.loadDefragHistory();

@@ -5,12 +5,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, link, mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   StorageError,
+  StorageLocationMissingError,
   StorageNotFoundError,
   type BackupStorage,
   type CallOptions,
@@ -51,6 +53,26 @@ export class FileStorage implements BackupStorage {
     }
   }
 
+  async createIfAbsent(key: string, data: Buffer, options: CallOptions = {}): Promise<boolean> {
+    checkAborted(options.signal);
+    const target = this.pathOf(key);
+    const part = `${target}${PART}${randomBytes(4).toString('hex')}`;
+    try {
+      await makeDirs(path.dirname(target));
+      await writeFile(part, data, { flag: 'wx', flush: true });
+      // link() fails with EEXIST if the name exists, atomically, also over NFS (where O_EXCL
+      // was not always atomic); and the name appears with its whole content.
+      await link(part, target);
+      await syncDir(path.dirname(target));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw this.explain(error, `creating ${key}`);
+    } finally {
+      await unlink(part).catch(() => undefined);
+    }
+  }
+
   async read(key: string, options: CallOptions = {}): Promise<Readable> {
     checkAborted(options.signal);
     const file = this.pathOf(key);
@@ -65,6 +87,16 @@ export class FileStorage implements BackupStorage {
   }
 
   async list(prefix: string, options: CallOptions = {}): Promise<StoredObject[]> {
+    checkAborted(options.signal);
+    const root = await stat(this.root).catch(() => undefined);
+    if (!root?.isDirectory()) {
+      throw new StorageLocationMissingError(
+        `${this.displayUrl}: ${root ? 'is not a directory' : 'the directory does not exist'}`,
+        {
+          hint: 'check the path for typos (--storage or backup.storage in the spec); `etcd-steward backup create` creates it on its first run',
+        },
+      );
+    }
     const objects: StoredObject[] = [];
     const walk = async (dir: string): Promise<void> => {
       checkAborted(options.signal);
@@ -86,8 +118,16 @@ export class FileStorage implements BackupStorage {
         }
       }
     };
-    await walk(this.root);
+    const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    await walk(folder ? this.pathOf(folder) : this.root);
     return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async ensureLocation(options: CallOptions = {}): Promise<void> {
+    checkAborted(options.signal);
+    await makeDirs(this.root).catch((error: unknown) => {
+      throw this.explain(error, 'creating the directory');
+    });
   }
 
   async delete(key: string, options: CallOptions = {}): Promise<void> {
@@ -154,6 +194,29 @@ export class FileStorage implements BackupStorage {
 /** Throws an AbortError (as streams and fetch do) when `signal` has been aborted. */
 function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new DOMException('The operation was aborted', 'AbortError');
+}
+
+/**
+ * `mkdir -p`. On a read-only file system Node's recursive mkdir reports ENOENT; the nearest
+ * existing folder then tells the real reason (EROFS, EACCES).
+ */
+async function makeDirs(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    let existing = path.dirname(dir);
+    while (
+      !(await stat(existing).then(
+        () => true,
+        () => false,
+      )) &&
+      existing !== path.dirname(existing)
+    )
+      existing = path.dirname(existing);
+    await access(existing, constants.W_OK);
+    throw error;
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -15,8 +15,10 @@ import {
   CompleteMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
@@ -25,6 +27,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { parseS3Url } from './s3-url.js';
 import {
   StorageError,
+  StorageLocationMissingError,
   StorageNotFoundError,
   type BackupStorage,
   type CallOptions,
@@ -204,6 +207,24 @@ export class S3Storage implements BackupStorage {
     return { size };
   }
 
+  async createIfAbsent(key: string, data: Buffer, options: CallOptions = {}): Promise<boolean> {
+    const { signal } = options;
+    try {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: data, IfNoneMatch: '*' }),
+        { abortSignal: signal },
+      );
+      return true;
+    } catch (error) {
+      // 412: the object exists. 409 (AWS: ConditionalRequestConflict): another conditional
+      // write of the same key is in flight, so this one did not create it either.
+      const status = httpStatus(error);
+      if (!signal?.aborted && (status === 412 || status === 409 || errorName(error) === 'PreconditionFailed'))
+        return false;
+      throw this.explain(error, `creating ${key} (a conditional PutObject, If-None-Match: *)`, signal);
+    }
+  }
+
   async read(key: string, options: CallOptions = {}): Promise<Readable> {
     const { signal } = options;
     try {
@@ -255,6 +276,21 @@ export class S3Storage implements BackupStorage {
     }
     // The same order as FileStorage (UTF-16 code units); S3 itself sorts by UTF-8 bytes.
     return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async ensureLocation(options: CallOptions = {}): Promise<void> {
+    const { signal } = options;
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: signal });
+    } catch (error) {
+      // HEAD answers have no body, so a missing bucket is a bare 404 (NotFound).
+      const missing = !signal?.aborted && (httpStatus(error) === 404 || errorName(error) === 'NotFound');
+      throw this.explain(
+        missing ? Object.assign(new Error('no such bucket'), { name: 'NoSuchBucket' }) : error,
+        'checking the bucket',
+        signal,
+      );
+    }
   }
 
   async delete(key: string, options: CallOptions = {}): Promise<void> {
@@ -451,7 +487,8 @@ export class S3Storage implements BackupStorage {
       default:
         text = `${at} ${doing} failed at ${this.where}: ${message}${name && name !== 'Error' ? ` (${name}${status ? `, HTTP ${status}` : ''})` : ''}`;
     }
-    return new StorageError(this.scrub(text), {
+    const Kind = name === 'NoSuchBucket' ? StorageLocationMissingError : StorageError;
+    return new Kind(this.scrub(text), {
       ...(hint ? { hint: this.scrub(hint) } : {}),
       // Not the SDK error itself: its fields (e.g. AWSAccessKeyId, StringToSign) name credentials.
       cause: new Error(this.scrub(this.describe(error))),

@@ -32,7 +32,12 @@ import { S3_SERVER_GAPS, startS3Server, type S3TestServer } from '../testing/s3-
 import { FileStorage } from './file.js';
 import { openStorage, redactStorageUrl } from './open.js';
 import { S3Storage } from './s3.js';
-import { StorageError, StorageNotFoundError, type BackupStorage } from './storage.js';
+import {
+  StorageError,
+  StorageLocationMissingError,
+  StorageNotFoundError,
+  type BackupStorage,
+} from './storage.js';
 
 const exec = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -390,6 +395,28 @@ for (const backend of [fileBackend, s3Backend]) {
       await s().delete('d/never-existed/at/all');
     });
 
+    it('createIfAbsent creates once: of concurrent callers exactly one wins, whole content', async () => {
+      assert.equal(await s().createIfAbsent('once/lock.json', Buffer.from('first')), true);
+      assert.equal(await s().createIfAbsent('once/lock.json', Buffer.from('second')), false);
+      assert.equal(await text(await s().read('once/lock.json')), 'first');
+      for (let round = 0; round < 3; round += 1) {
+        const key = `race/${round}.json`;
+        const contenders = Array.from({ length: 8 }, (_, i) => `contender ${i} `.repeat(200));
+        const results = await Promise.all(contenders.map((c) => s().createIfAbsent(key, Buffer.from(c))));
+        assert.equal(results.filter(Boolean).length, 1, `round ${round}: ${results.join(',')}`);
+        const winner = contenders[results.indexOf(true)];
+        assert.equal(await text(await s().read(key)), winner);
+      }
+      assert.deepEqual(
+        (await s().list('race/')).map((o) => o.key),
+        ['race/0.json', 'race/1.json', 'race/2.json'],
+        'no debris of the losers',
+      );
+      await rejectsWith(s().createIfAbsent('../escape', Buffer.from('x')), (e) =>
+        assert.match(e.message, /is not a key inside/),
+      );
+    });
+
     it('read of an absent key throws StorageNotFoundError naming the key', async () => {
       await rejectsWith(s().read('absent/key.db'), (e) => {
         assert.ok(e instanceof StorageNotFoundError, `got ${e.name}: ${e.message}`);
@@ -626,12 +653,15 @@ describe('S3Storage', () => {
       () => storage.list(''),
       () => storage.write('k', body('x')),
       () => storage.read('k'),
+      () => storage.createIfAbsent('k', Buffer.from('x')),
+      () => storage.ensureLocation(),
     ]) {
       const error = await rejectsWith(call(), (e) => {
         assert.ok(
           e instanceof StorageError && !(e instanceof StorageNotFoundError),
           `${e.name}: ${e.message}`,
         );
+        assert.ok(e instanceof StorageLocationMissingError, `${e.name}: ${e.message}`);
         assert.match(
           e.message,
           /bucket 'no-such-bucket-here' does not exist at endpoint http:\/\/127\.0\.0\.1:\d+ \(NoSuchBucket\)/,
@@ -1062,6 +1092,29 @@ describe('openStorage', () => {
     const counts = JSON.parse(result.stdout) as { afterFile: number; afterS3: number };
     assert.equal(counts.afterFile, 0);
     assert.ok(counts.afterS3 > 0);
+  });
+});
+
+describe('FileStorage locations', () => {
+  it('a directory that does not exist is not an empty location: list names it and the fix', async () => {
+    const dir = await tempDir(cleanup, 'missing');
+    const storage = new FileStorage(path.join(dir, 'a', 'typo'));
+    await rejectsWith(storage.list(''), (e) => {
+      assert.ok(e instanceof StorageLocationMissingError, `${e.name}: ${e.message}`);
+      assert.equal(e.message, `file://${path.join(dir, 'a', 'typo')}: the directory does not exist`);
+      assert.match(e.hint ?? '', /check the path for typos/);
+    });
+    await writeFile(path.join(dir, 'file'), 'x');
+    await rejectsWith(new FileStorage(path.join(dir, 'file')).list(''), (e) =>
+      assert.match(e.message, /is not a directory$/),
+    );
+    // Writing creates it; then a prefix with no objects is simply empty.
+    assert.equal(await storage.createIfAbsent('locks/x/1.json', Buffer.from('{}')), true);
+    assert.deepEqual(await storage.list('nothing/here/'), []);
+    assert.deepEqual(
+      (await storage.list('')).map((o) => o.key),
+      ['locks/x/1.json'],
+    );
   });
 });
 

@@ -28,8 +28,25 @@ export interface BackupStorage {
   write(key: string, body: Readable, options?: CallOptions): Promise<{ size: number }>;
   /** The object's bytes; throws StorageNotFoundError when there is none. */
   read(key: string, options?: CallOptions): Promise<Readable>;
-  /** Complete objects whose key starts with `prefix`, sorted by key. */
+  /**
+   * Writes `data` under `key` only if no object is there yet: true if this call created it,
+   * false if one existed. Atomic against concurrent callers on any machine (file: a hard link,
+   * which fails if the name exists, also on NFS; S3: a conditional PutObject with
+   * `If-None-Match: *`), and the object is visible whole or not at all. Creates the location's
+   * directories as `write` does. For small objects (locks), not snapshots.
+   */
+  createIfAbsent(key: string, data: Buffer, options?: CallOptions): Promise<boolean>;
+  /**
+   * Complete objects whose key starts with `prefix`, sorted by key. A location that does not
+   * exist (file: its directory; S3: its bucket) is not an empty one: StorageLocationMissingError.
+   */
   list(prefix: string, options?: CallOptions): Promise<StoredObject[]>;
+  /**
+   * Makes sure the location exists, for the commands that write backups (backup create and
+   * import, the agent): creates a file:// directory; never creates an S3 bucket (a missing one is
+   * StorageLocationMissingError naming it and the fix).
+   */
+  ensureLocation(options?: CallOptions): Promise<void>;
   /** Removes an object; an absent one is not an error. */
   delete(key: string, options?: CallOptions): Promise<void>;
   /**
@@ -41,6 +58,9 @@ export interface BackupStorage {
 
 /** A storage operation failed; the message names the location and what to do, never a secret. */
 export class StorageError extends StewardError {}
+
+/** The location itself (file: its directory; S3: its bucket) does not exist. */
+export class StorageLocationMissingError extends StorageError {}
 
 /** `read` of a key that does not exist. */
 export class StorageNotFoundError extends StorageError {

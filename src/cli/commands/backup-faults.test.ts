@@ -4,10 +4,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
+import { acquireStorageLock } from '../../engine/backup/lock.js';
 import type { BackupManifest } from '../../engine/backup/manifest.js';
 import { parseEndpoint } from '../../etcd/endpoint.js';
 import { MemberClient } from '../../etcd/member-client.js';
@@ -22,6 +23,7 @@ import {
   writeSpec,
 } from '../../testing/harness.js';
 import { startS3Server } from '../../testing/s3-server.js';
+import { FileStorage } from '../../storage/file.js';
 
 const exec = promisify(execFile);
 const cleanup = new Cleanup();
@@ -131,7 +133,11 @@ describe('backup failures', { concurrency: true }, () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /error: file:\/\/.*backups: no space left on the device while writing/);
     assert.match(r.stderr, /hint: free space there/);
-    assert.deepEqual(await readdir(storage), [], 'no part file, no manifest');
+    assert.deepEqual(
+      (await readdir(storage)).filter((f) => f !== 'locks'),
+      [],
+      'no part file, no manifest (only the released lock)',
+    );
   });
 
   it('a read-only volume: exit 1 "cannot write there"', async () => {
@@ -171,7 +177,7 @@ describe('backup failures', { concurrency: true }, () => {
     assert.deepEqual(await readdir(dir), []);
   });
 
-  it('another run holding the lock: exit 1, nothing written', async () => {
+  it('the lock lives in the storage: a held lock refuses, a stale one is taken over, the cluster is untouched', async () => {
     const dir = await tempDir(cleanup, 'lock');
     const spec = await writeSpec(dir, {
       members: 1,
@@ -181,23 +187,93 @@ describe('backup failures', { concurrency: true }, () => {
     const up = await upDetached(cleanup, spec);
     const client = new MemberClient(parseEndpoint(up.endpoints[0] as string), connection);
     cleanup.add(() => Promise.resolve(client.close()));
-    const lease = await client.createWithLease(
-      '__etcd_steward/lock/backup/etcd',
-      '{"host":"elsewhere","pid":1}',
-      60,
-    );
-    assert.ok(lease);
-    const r = await runCli(['--config', spec, 'backup', 'create']);
-    assert.equal(r.code, 1);
+    const env = { ETCD_STEWARD_SPOOL_DIR: path.join(dir, 'spool') };
+    const storage = new FileStorage(path.join(dir, 'backups'));
+    const before = await client.countKeys();
+    assert.equal(before.count, 0);
+
+    // Another run (this test process) holds the lock: refused, naming the holder and the wait.
+    const held = await acquireStorageLock(storage, 'backup/etcd', { ttlMs: 600_000 }); // a loaded machine is slow
+    const refused = await runCli(['--config', spec, 'backup', 'create'], { env });
+    assert.equal(refused.code, 1);
     assert.match(
-      r.stderr,
-      /another backup of this cluster is running \(lock __etcd_steward\/lock\/backup\/etcd: \{"host":"elsewhere"/,
+      refused.stderr,
+      new RegExp(
+        `error: another backup of this cluster is running \\(lock locks/backup/etcd/000000000001\\.json in file://${dir}/backups: \\S+ on \\S+, pid ${process.pid}, since `,
+      ),
     );
-    await client.revokeLease(lease);
-    const again = await runCli(['--config', spec, 'backup', 'create', '-o', 'json'], {
-      env: { ETCD_STEWARD_SPOOL_DIR: path.join(dir, 'spool') },
-    });
-    assert.equal(again.code, 0, again.stderr);
+    assert.match(
+      refused.stderr,
+      /hint: wait for it to finish; if that run crashed, its lock expires in \d+ s/,
+    );
+    await held.release();
+
+    // A crashed run's lock: expired, never released. The next run takes it over.
+    await rm(path.join(dir, 'backups', 'locks'), { recursive: true });
+    const crashed = {
+      owner: 'someone',
+      host: 'elsewhere',
+      pid: 1,
+      run: 'crashed-run',
+      acquiredAt: new Date(Date.now() - 120_000).toISOString(),
+      expiresAt: new Date(Date.now() - 60_000).toISOString(),
+      released: false,
+    };
+    await storage.createIfAbsent('locks/backup/etcd/000000000007.json', Buffer.from(JSON.stringify(crashed)));
+    const created = await runCli(['--config', spec, 'backup', 'create', '-o', 'json'], { env });
+    assert.equal(created.code, 0, created.stderr);
+    const locks = await readdir(path.join(dir, 'backups', 'locks', 'backup', 'etcd'));
+    assert.deepEqual(locks, ['000000000008.json'], 'the stale generation is replaced by the next');
+    const record = JSON.parse(
+      await readFile(path.join(dir, 'backups', 'locks', 'backup', 'etcd', '000000000008.json'), 'utf8'),
+    ) as { released: boolean; run: string };
+    assert.equal(record.released, true);
+    assert.notEqual(record.run, 'crashed-run');
+
+    // The backup wrote nothing into the cluster: same revision, no keys; the backup holds none.
+    const afterBackup = await client.countKeys();
+    assert.deepEqual(afterBackup, before, 'revision and key count unchanged by the backup');
+    const backup = created.json<{ backup: BackupManifest }>().backup;
+    assert.equal(backup.keyCount, 0);
+    const table = await runCli(['--config', spec, 'backup', 'list']);
+    assert.equal(table.code, 0, table.stderr);
+    const header = table.stdout.split('\n').find((l) => l.includes('KEYS')) ?? '';
+    const row = table.stdout.split('\n').find((l) => l.includes(backup.name)) ?? '';
+    const cells = (l: string) =>
+      l
+        .split(/\s{2,}|│|\|/)
+        .map((c) => c.trim())
+        .filter(Boolean);
+    assert.equal(cells(row)[cells(header).indexOf('KEYS')], '0', table.stdout);
+
+    // `backup create` may make a new location (and its parents); `backup list` then reads it.
+    const fresh = `file://${dir}/new/nested/backups`;
+    const into = await runCli(['--config', spec, 'backup', 'create', '--to', fresh], { env });
+    assert.equal(into.code, 0, into.stderr);
+    const listed = await runCli(['--config', spec, 'backup', 'list', '--storage', fresh, '-o', 'json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.equal(listed.json<{ backups: BackupManifest[] }>().backups.length, 1);
+  });
+
+  it('a storage location that does not exist is an error for list, verify, prune and inspect, not "no backups"', async () => {
+    const dir = await tempDir(cleanup, 'typo');
+    const typo = `file://${dir}/a/typo`;
+    for (const args of [
+      ['backup', 'list'],
+      ['backup', 'verify', '--all'],
+      ['backup', 'prune', '--keep-last', '1'],
+      ['snapshot', 'inspect', 'latest'],
+    ]) {
+      const r = await runCli([...args, '--storage', typo], { cwd: dir });
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(
+        r.stderr,
+        new RegExp(`^error: ${typo}: the directory does not exist$`, 'm'),
+        args.join(' '),
+      );
+      assert.match(r.stderr, /^hint: check the path for typos .*backup create. creates it/m);
+    }
+    assert.deepEqual(await readdir(dir), [], 'nothing was created');
   });
 
   it('S3: a wrong key, a missing bucket, an unreachable endpoint: clear errors without secrets', async () => {

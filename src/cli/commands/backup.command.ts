@@ -70,6 +70,10 @@ export function buildBackupCommand(exit: ExitCode): Command {
     .argument('<file>', 'snapshot file')
     .option('--to <url>', 'storage to write to (overrides --storage and the spec)')
     .addOption(new Option('--compression <kind>', 'compress the stored snapshot').choices(['gzip', 'none']))
+    .option(
+      '--skip-hash-check',
+      "accept a snapshot file without etcd's SHA-256 trailer (a member's member/snap/db), as etcdutl's flag does",
+    )
     .action(function (this: Command, file: string) {
       return backupAction((m) => m.backupImportCommand(file, globals(this)))();
     });

@@ -23,6 +23,8 @@ export interface BackupOptions extends GlobalOptions {
   readonly to?: string;
   readonly member?: string;
   readonly compression?: 'gzip' | 'none';
+  /** import: accept a snapshot file without etcd's SHA-256 trailer. */
+  readonly skipHashCheck?: boolean;
   readonly prune?: boolean;
   readonly dryRun?: boolean;
   readonly all?: boolean;
@@ -238,6 +240,7 @@ export async function backupImportCommand(file: string, options: BackupOptions):
       clusterName: spec?.name ?? 'etcd',
       compression: options.compression ?? spec?.backup?.compression ?? 'gzip',
       onBytes: (bytes) => bar.update(bytes),
+      skipHashCheck: options.skipHashCheck,
     });
     bar.stop();
     if (options.output === 'json') printJson({ storage: storage.displayUrl, backup: manifest });

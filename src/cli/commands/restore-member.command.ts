@@ -16,6 +16,10 @@ export function buildRestoreMemberCommand(exit: ExitCode): Command {
     .requiredOption('--initial-cluster-token <token>', 'the new cluster token')
     .requiredOption('--initial-advertise-peer-urls <url>', "this member's peer URL")
     .option('--etcdutl <file>', 'the etcdutl binary (default: etcdutl on PATH)')
+    .option(
+      '--skip-hash-check',
+      "accept a snapshot file without etcd's SHA-256 trailer (a member's member/snap/db), as etcdutl's flag does",
+    )
     .action(function (this: Command, target: string) {
       return run(async () =>
         (await import('./restore-member.js')).restoreMemberCommand(target, globals(this)),

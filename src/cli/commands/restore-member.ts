@@ -11,7 +11,7 @@ import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { localSnapshot } from '../../engine/backup/fetch.js';
-import { checkSnapshotFile } from '../../engine/backup/snapshot-facts.js';
+import { checkSnapshotFile, requireTrailer } from '../../engine/backup/snapshot-facts.js';
 import { InputError, StewardError } from '../../errors.js';
 import { loadSpec, type GlobalOptions } from '../context.js';
 import { storageFor } from '../context.js';
@@ -26,6 +26,8 @@ export interface RestoreMemberOptions extends GlobalOptions {
   readonly initialClusterToken: string;
   readonly initialAdvertisePeerUrls: string;
   readonly etcdutl?: string;
+  /** Accept a snapshot file without etcd's SHA-256 trailer. */
+  readonly skipHashCheck?: boolean;
 }
 
 export async function restoreMemberCommand(
@@ -48,6 +50,12 @@ export async function restoreMemberCommand(
         hint: 'pick another backup (`etcd-steward backup list`) and render the restore again',
       });
     }
+    // A cataloged backup without a trailer was accepted at import with --skip-hash-check.
+    requireTrailer(
+      reference,
+      facts,
+      options.skipHashCheck === true || snapshot.manifest?.etcdSha256 === null,
+    );
     const building = `${options.dataDir}.restoring`;
     await rm(building, { recursive: true, force: true });
     const etcdutl = options.etcdutl ?? 'etcdutl';

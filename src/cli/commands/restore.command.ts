@@ -21,6 +21,10 @@ export function buildRestoreCommand(exit: ExitCode): Command {
     )
     .option('-y, --yes', 'go ahead although the live cluster has newer data than the snapshot')
     .option(
+      '--skip-hash-check',
+      "accept a snapshot file without etcd's SHA-256 trailer (a member's member/snap/db), as etcdutl's flag does",
+    )
+    .option(
       '--to-revision <revision>',
       'point in time: the newest backup at or before it (SNAPSHOT: latest, or a backup name) + the change log up to this revision',
     )

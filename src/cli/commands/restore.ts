@@ -21,6 +21,8 @@ export interface RestoreOptions extends GlobalOptions {
   readonly into?: string;
   readonly replace?: boolean;
   readonly yes?: boolean;
+  /** Accept a snapshot file without etcd's SHA-256 trailer. */
+  readonly skipHashCheck?: boolean;
   readonly toRevision?: string;
   readonly toTime?: string;
   /** `kubernetes`: print the new cluster's manifests (init containers restore each member). */
@@ -98,6 +100,8 @@ export async function restoreCommand(reference: string, options: RestoreOptions)
       target,
       live: await liveCluster(options, spec),
       yes: options.yes === true,
+      // A cataloged backup without a trailer was accepted at import with --skip-hash-check.
+      skipHashCheck: options.skipHashCheck === true || snapshot.manifest?.etcdSha256 === null,
       onProgress: (message) => progress(options.output, message),
     });
     if (options.output === 'json') printJson({ backup: snapshot.manifest?.name ?? null, ...result });

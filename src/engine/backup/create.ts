@@ -1,8 +1,8 @@
 /**
  * `backup create`: stream a snapshot from one healthy member (a follower if there is one) into
  * storage, check it (etcd's trailer, the bolt file, key count) and only then write its manifest.
- * One run at a time per cluster; a failed run leaves nothing listed, and the next run removes
- * any debris.
+ * One run at a time per cluster, through a lock in the backup storage (lock.ts): the cluster
+ * itself is only read. A failed run leaves nothing listed, and the next run removes any debris.
  */
 import { rm } from 'node:fs/promises';
 import { parseEndpoint } from '../../etcd/endpoint.js';
@@ -11,7 +11,7 @@ import { StewardError } from '../../errors.js';
 import type { BackupStorage } from '../../storage/storage.js';
 import { clusterStatus } from '../status.js';
 import { takenNames, writeManifest } from './catalog.js';
-import { withClusterLock } from './lock.js';
+import { withStorageLock, type LockOptions } from './lock.js';
 import {
   MANIFEST_FORMAT,
   objectKeys,
@@ -47,6 +47,8 @@ export interface CreateBackupOptions {
   readonly signal?: AbortSignal | undefined;
   /** Clock for names and ages (tests). */
   readonly now?: () => Date;
+  /** The run's lock in the storage (tests shorten its time to live). */
+  readonly lock?: LockOptions | undefined;
 }
 
 /** A snapshot that failed its checks; it was removed from storage. */
@@ -61,10 +63,11 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
     names: options.names,
   });
   const source = chooseSourceMember(status, options.member);
+  await options.storage.ensureLocation({ signal: options.signal });
   const client = new MemberClient(parseEndpoint(source.endpoint), options.connection);
   try {
-    return await withClusterLock(
-      client,
+    return await withStorageLock(
+      options.storage,
       `backup/${options.clusterName}`,
       async (signal) => {
         await options.storage.cleanup({ signal });
@@ -131,6 +134,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
         }
       },
       options.signal,
+      options.lock,
     );
   } finally {
     client.close();

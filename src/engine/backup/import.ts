@@ -15,7 +15,7 @@ import {
   uniqueBackupName,
   type BackupManifest,
 } from './manifest.js';
-import { checkSnapshotFile } from './snapshot-facts.js';
+import { checkSnapshotFile, requireTrailer } from './snapshot-facts.js';
 import { storeSnapshot } from './store.js';
 
 export async function importBackup(options: {
@@ -26,6 +26,8 @@ export async function importBackup(options: {
   onBytes?: (bytes: number) => void;
   signal?: AbortSignal;
   now?: () => Date;
+  /** Accept a file without etcd's SHA-256 trailer (a member's db), as etcdutl's flag does. */
+  skipHashCheck?: boolean | undefined;
 }): Promise<BackupManifest> {
   const now = options.now ?? (() => new Date());
   let info;
@@ -42,8 +44,10 @@ export async function importBackup(options: {
       hint: 'nothing was imported; take a new snapshot',
     });
   }
+  requireTrailer(options.file, facts, options.skipHashCheck);
   // Named after when the snapshot was taken (the file's time), so the catalog sorts right.
   const takenAt = info.mtime;
+  await options.storage.ensureLocation({ signal: options.signal });
   const existing = await takenNames(options.storage);
   const name = uniqueBackupName(existing, options.clusterName, takenAt);
   const keys = objectKeys(name, options.compression);

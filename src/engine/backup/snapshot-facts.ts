@@ -1,4 +1,5 @@
 /** What the backup engine needs to know of a snapshot file, read offline (no etcd) by src/snapshot. */
+import { StewardError } from '../../errors.js';
 import { verifySnapshot } from '../../snapshot/index.js';
 
 export interface SnapshotFacts {
@@ -24,4 +25,22 @@ export async function checkSnapshotFile(file: string): Promise<SnapshotFacts> {
     problems:
       report.problems.length > 0 || summary ? report.problems : ['the file could not be read as a snapshot'],
   };
+}
+
+/** A snapshot file without etcd's SHA-256 trailer, refused as etcdutl refuses it. */
+export class MissingTrailerError extends StewardError {}
+
+/**
+ * Refuses, as `etcdutl snapshot restore` does, a file without etcd's SHA-256 trailer (a bare
+ * `member/snap/db` copied from a data dir, or a snapshot cut by exactly 32 bytes), unless the
+ * user said `--skip-hash-check`: without the trailer nothing proves the file is what etcd wrote.
+ */
+export function requireTrailer(file: string, facts: SnapshotFacts, skipHashCheck: boolean | undefined): void {
+  if (facts.trailer !== 'absent' || skipHashCheck === true) return;
+  throw new MissingTrailerError(
+    `${file} has no SHA-256 trailer (etcd's \`snapshot save\` ends every snapshot with one), so its integrity cannot be proved`,
+    {
+      hint: "if it is a member's data file (member/snap/db) copied on purpose, run again with --skip-hash-check (as etcdutl wants); a snapshot cut short is damaged: use another backup",
+    },
+  );
 }

@@ -130,6 +130,7 @@ export async function restorePointInTime(options: PointInTimeOptions): Promise<P
       binaries: options.binaries,
       connection,
       target: { kind: 'new-cluster', name: 'replay' },
+      skipHashCheck: plan.base.etcdSha256 === null, // accepted at import with --skip-hash-check
       signal: options.signal,
     });
     const client = new MemberClient(parseEndpoint(member.endpoints[0] as string), connection);
