@@ -18,7 +18,9 @@ export async function checkSnapshotFile(file: string): Promise<SnapshotFacts> {
   const report = await verifySnapshot(file);
   const summary = report.summary;
   return {
-    revision: summary?.revision ?? 0,
+    // A snapshot with no revision records is of a cluster nobody wrote to: etcd starts at
+    // revision 1 (and a restore of it comes up there), so a change log continues from 2.
+    revision: summary ? Math.max(summary.revision, 1) : 0,
     compactRevision: summary?.compactRevision ? summary.compactRevision : null,
     keyCount: summary?.liveKeys ?? 0,
     trailer: summary?.trailer ?? 'bad',
