@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CommanderError, type Command } from 'commander';
+import { EXAMPLES } from './examples.js';
 import { buildProgram } from './program.js';
 
 const GLOBAL_FLAGS = [
@@ -87,6 +88,40 @@ describe('program', () => {
     );
   });
 
+  it('every command has examples in its help, and every flag they use exists', () => {
+    const program = buildProgram({ code: 0 });
+    const leaves: [string, Command[]][] = [];
+    const walk = (parent: Command, chain: Command[]) => {
+      for (const command of parent.commands) {
+        if (command.name() === 'help' || command.name().startsWith('__')) continue;
+        const here = [...chain, command];
+        if (command.commands.length === 0) leaves.push([here.map((c) => c.name()).join(' '), here]);
+        walk(command, here);
+      }
+    };
+    walk(program, []);
+    for (const [path, chain] of leaves) {
+      const examples = EXAMPLES[path];
+      assert.ok(examples && examples.length > 0, `${path} has no example`);
+      const command = chain.at(-1) as Command;
+      assert.match(
+        command.helpInformation() + helpAfter(command),
+        /Examples:/,
+        `${path}: examples in --help`,
+      );
+      const known = new Set(
+        [program, ...chain].flatMap((c) => c.options.flatMap((o) => [o.long, o.short])).filter(Boolean),
+      );
+      for (const example of examples) {
+        const words = example.replace(/#.*$/, '').trim().split(/\s+/);
+        if (words[0] !== 'etcd-steward') continue; // e.g. `source <(…)`
+        assert.equal(words.slice(1, 1 + chain.length).join(' '), path, `${example}: names its command`);
+        for (const flag of words.filter((w) => w.startsWith('-')).map((w) => w.split('=')[0] as string))
+          assert.ok(known.has(flag), `${path}: example uses ${flag}, which the command does not have`);
+      }
+    }
+  });
+
   it('a bad flag on any command throws a CommanderError (main.ts turns it into exit 2), runs nothing', async () => {
     for (const argv of [
       ['status', '--endpoint', 'x'],
@@ -109,3 +144,16 @@ describe('program', () => {
     }
   });
 });
+
+/** The text addHelpText('after') adds, as --help prints it. */
+function helpAfter(command: Command): string {
+  let text = '';
+  command.configureOutput({ writeOut: (s) => (text += s), writeErr: (s) => (text += s) });
+  command.exitOverride();
+  try {
+    command.outputHelp();
+  } catch {
+    // exitOverride
+  }
+  return text;
+}

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { ExitCode } from './action.js';
+import { EXAMPLES } from './examples.js';
 import { buildUpCommand } from './commands/up.command.js';
 import { buildDownCommand } from './commands/down.command.js';
 import { buildStatusCommand } from './commands/status.command.js';
@@ -87,6 +88,7 @@ export function buildProgram(exit: ExitCode): Command {
     { hidden: true },
   );
   inheritSettings(program);
+  addExamples(program, []);
   return program;
 }
 
@@ -98,5 +100,15 @@ function inheritSettings(parent: Command): void {
   for (const command of parent.commands) {
     command.copyInheritedSettings(parent);
     inheritSettings(command);
+  }
+}
+
+/** Appends each command's examples (examples.ts) to its --help. */
+function addExamples(parent: Command, path: readonly string[]): void {
+  for (const command of parent.commands) {
+    const here = [...path, command.name()];
+    const examples = EXAMPLES[here.join(' ')];
+    if (examples) command.addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}\n`);
+    addExamples(command, here);
   }
 }

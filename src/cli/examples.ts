@@ -1,0 +1,59 @@
+/**
+ * One or two examples per command, shown at the end of its --help (as etcdctl's and kubectl's
+ * help do). Keyed by the command's path; program.test.ts checks that every flag they use exists.
+ */
+export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
+  up: [
+    'etcd-steward up                 # foreground until Ctrl-C',
+    'etcd-steward up --detach --config steward.yaml',
+  ],
+  down: ['etcd-steward down', 'etcd-steward down --purge        # also remove data and logs'],
+  status: ['etcd-steward status', 'etcd-steward status --endpoints http://10.0.0.1:2379 -o json'],
+  'backup create': [
+    'etcd-steward backup create',
+    'etcd-steward backup create --to s3://bucket/etcd?region=eu-west-1',
+  ],
+  'backup list': [
+    'etcd-steward backup list',
+    'etcd-steward backup list --storage file:///mnt/nfs/etcd-backups',
+  ],
+  'backup verify': ['etcd-steward backup verify latest', 'etcd-steward backup verify --all --drill'],
+  'backup prune': ['etcd-steward backup prune --dry-run', 'etcd-steward backup prune --keep-last 7'],
+  'backup delete': ['etcd-steward backup delete etcd-20261206T041700Z-r1234'],
+  'backup import': ['etcd-steward backup import ./db-2026-12-06_04-00 --to file:///mnt/nfs/etcd-backups'],
+  'snapshot inspect': [
+    'etcd-steward snapshot inspect latest',
+    'etcd-steward snapshot inspect ./snap.db --prefix /greptime --keys',
+  ],
+  'snapshot diff': [
+    'etcd-steward snapshot diff latest             # against the live cluster',
+    'etcd-steward snapshot diff ./a.db ./b.db --keys',
+  ],
+  restore: [
+    'etcd-steward restore latest --new-cluster etcd-restored',
+    'etcd-steward restore latest --to-time 2026-12-06T04:00:00Z --new-cluster etcd-pitr',
+  ],
+  defrag: ['etcd-steward defrag --dry-run', "etcd-steward defrag --rule 'dbSizeFree > 100MiB' --compact"],
+  'member list': ['etcd-steward member list', 'etcd-steward member list -o json'],
+  'member add': ['etcd-steward member add'],
+  'member remove': ['etcd-steward member remove etcd-4'],
+  'member replace': ['etcd-steward member replace etcd-1          # after its data dir was lost'],
+  serve: ['etcd-steward serve', 'etcd-steward serve --listen 0.0.0.0:9779'],
+  'render kubernetes': ['etcd-steward render kubernetes --output-dir ./manifests'],
+  'render alerts': ['etcd-steward render alerts --output-file etcd-alerts.yaml'],
+  'render grafana': ['etcd-steward render grafana --output-file etcd-dashboard.json'],
+  'restore-member': [
+    'etcd-steward restore-member latest --name etcd-0 --initial-cluster etcd-0=http://etcd-0.etcd-headless:2380 --initial-cluster-token etcd-restored --initial-advertise-peer-urls http://etcd-0.etcd-headless:2380 --data-dir /var/lib/etcd',
+  ],
+  'import bitnami': ['etcd-steward import bitnami values.yaml --out steward.yaml'],
+  apply: ['etcd-steward apply --dry-run=server', 'etcd-steward apply --wait'],
+  'greptimedb repoint': [
+    'etcd-steward greptimedb repoint greptimedb.default --endpoints http://etcd-0.etcd:2379',
+  ],
+  'install-etcd': ['etcd-steward install-etcd 3.6', 'etcd-steward install-etcd 3.5.16'],
+  version: ['etcd-steward version', 'etcd-steward version -w json'],
+  completion: [
+    'source <(etcd-steward completion bash)',
+    'etcd-steward completion fish > ~/.config/fish/completions/etcd-steward.fish',
+  ],
+};
