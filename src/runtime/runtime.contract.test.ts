@@ -238,7 +238,13 @@ describe('runtime seam: kubernetes', () => {
       await applyObjects(renderKubernetes(spec), { kubeconfig: api.kubeconfig });
       const runtime = new KubernetesRuntime(spec, { kubeconfig: api.kubeconfig, inCluster: false });
       await assert.rejects(runtime.members(), /has no member pods in namespace seam-rt/);
-      // No controller manager runs here: stand in for the StatefulSet controller and a scheduler.
+      // No controller manager runs here: stand in for the service account controller (pods need
+      // the namespace's `default` ServiceAccount), the StatefulSet controller and a scheduler.
+      await request(api, 'POST', '/api/v1/namespaces/seam-rt/serviceaccounts', {
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name: 'default' },
+      });
       for (const [i, node, phase] of [
         [0, 'node-a', 'Running'],
         [1, 'node-b', 'Running'],
