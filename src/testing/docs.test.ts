@@ -3,12 +3,19 @@
 // blocks parses (its subcommands exist, its flags belong to the command or an ancestor). The
 // checker's own tests show it rejects what is wrong (a made-up flag, subcommand or command).
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildProgram } from '../cli/program.js';
-import { checkExample, commandPaths, extractExamples, undocumentedCommands } from './docs.js';
+import {
+  brokenLinks,
+  checkExample,
+  commandPaths,
+  extractExamples,
+  headingAnchor,
+  undocumentedCommands,
+} from './docs.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -35,6 +42,7 @@ describe('docs checker', () => {
       'etcd-steward apply [-f FILE] [--dry-run=server] [--wait]',
       'etcd-steward restore latest --to-revision R --to-time T',
       'etcd-steward backup verify --drill …',
+      'etcd-steward <command path> --help',
       'etcd-steward member remove etcd-1 --help',
       "etcd-steward defrag --rule 'dbQuotaUsage > 0.8' --dry-run",
     ]) {
@@ -102,6 +110,28 @@ describe('docs checker', () => {
     ]);
     assert.deepEqual(undocumentedCommands(['backup create'], 'etcd-steward backup create --to x'), []);
   });
+
+  it("finds links to missing files and missing headings, and follows GitHub's anchors", () => {
+    assert.equal(headingAnchor("Coming from GreptimeDB's etcd guide"), 'coming-from-greptimedbs-etcd-guide');
+    assert.equal(headingAnchor('`up` and `down` (local runtime)'), 'up-and-down-local-runtime');
+    const files = new Map([
+      ['README.md', '# Top\n[a](docs/a.md#part) [b](docs/b.md) [c](docs/a.md#nope) [d](https://x.y/z)'],
+      [
+        'docs/a.md',
+        '# A\n## Part\n[up](../README.md#top) [gone](../README.md#gone)\n```\n[in code](nowhere.md)\n```',
+      ],
+    ]);
+    const broken = brokenLinks(
+      files,
+      (p) => files.has(p),
+      () => undefined,
+    );
+    assert.deepEqual(broken, [
+      'README.md: docs/b.md (no docs/b.md)',
+      'README.md: docs/a.md#nope (no heading #nope)',
+      'docs/a.md: ../README.md#gone (no heading #gone)',
+    ]);
+  });
 });
 
 describe('README.md and docs/*.md', () => {
@@ -124,5 +154,16 @@ describe('README.md and docs/*.md', () => {
       checkExample(program, e.text).map((p) => `${e.file}:${e.line}: ${e.text}\n  ${p}`),
     );
     assert.deepEqual(problems, []);
+  });
+
+  it('link only to files and headings that exist', () => {
+    const map = new Map(files.map((f) => [f.file, f.text]));
+    const inRepo = (p: string) => path.join(REPO_ROOT, p);
+    const broken = brokenLinks(
+      map,
+      (p) => existsSync(inRepo(p)),
+      (p) => (existsSync(inRepo(p)) ? readFileSync(inRepo(p), 'utf8') : undefined),
+    );
+    assert.deepEqual(broken, []);
   });
 });

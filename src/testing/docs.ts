@@ -13,8 +13,9 @@
  *
  * How an example is checked: brackets and parentheses around a token are dropped (`[--to` → `--to`,
  * `URL]` → `URL`); tokens that are only punctuation or placeholders (`|`, `…`, `...`, `-`) are
- * skipped. Words are read as the subcommand path while the current command has subcommands: such a
- * word must name one (hidden commands included), unless the command also takes arguments. Every
+ * skipped; a `<placeholder>` stands for any word and ends the subcommand path. Words are read as
+ * the subcommand path while the current command has subcommands: such a word must name one
+ * (hidden commands included), unless the command also takes arguments. Every
  * `--long` (also `--long=value`) and `-x` token must be an option of the resolved command or of one
  * of its ancestors (`-h`/`--help` always are); the word after an option that takes a value is that
  * value. Words after the subcommand path are arguments and are not checked.
@@ -160,6 +161,10 @@ export function checkExample(program: Command, example: string): string[] {
       continue;
     }
     if (!inPath) continue;
+    if (token.startsWith('<')) {
+      inPath = false; // a placeholder (`<command path>`, `<file>`) stands for any word
+      continue;
+    }
     const sub = command.commands.find((c) => c.name() === token || c.aliases().includes(token));
     if (sub) {
       command = sub;
@@ -203,4 +208,71 @@ export function undocumentedCommands(paths: readonly string[], text: string): st
     const pattern = new RegExp(`etcd-steward ${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`);
     return !pattern.test(text);
   });
+}
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as `-`. */
+export function headingAnchor(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+/** The anchors of the headings of `markdown` (outside fenced code blocks). */
+export function anchorsOf(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  let fenced = false;
+  for (const line of markdown.split('\n')) {
+    if (/^\s*(```|~~~)/.test(line)) fenced = !fenced;
+    const heading = fenced ? undefined : /^#{1,6}\s+(.*)$/.exec(line)?.[1];
+    if (heading !== undefined) anchors.add(headingAnchor(heading));
+  }
+  return anchors;
+}
+
+/**
+ * The relative links of `files` (repo-relative path → markdown) that lead nowhere: a target
+ * `exists` says is missing, or an `#anchor` that no heading of the target .md file has.
+ * Links to http(s) and mailto are not followed.
+ */
+export function brokenLinks(
+  files: ReadonlyMap<string, string>,
+  exists: (repoPath: string) => boolean,
+  read: (repoPath: string) => string | undefined,
+): string[] {
+  const broken: string[] = [];
+  for (const [file, text] of files) {
+    const outside = text.replace(/^\s*(```|~~~)[\s\S]*?^\s*\1.*$/gm, '');
+    for (const link of outside.matchAll(/\]\(([^)\s]+)\)/g)) {
+      const target = link[1]!;
+      if (/^(https?:|mailto:)/.test(target)) continue;
+      const [where, anchor] = target.split('#') as [string, string | undefined];
+      const repoPath = where === '' ? file : posixJoin(posixDirname(file), where);
+      if (!exists(repoPath)) {
+        broken.push(`${file}: ${target} (no ${repoPath})`);
+        continue;
+      }
+      if (anchor !== undefined && repoPath.endsWith('.md')) {
+        const markdown = files.get(repoPath) ?? read(repoPath) ?? '';
+        if (!anchorsOf(markdown).has(anchor)) broken.push(`${file}: ${target} (no heading #${anchor})`);
+      }
+    }
+  }
+  return broken;
+}
+
+function posixDirname(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i < 0 ? '' : p.slice(0, i);
+}
+
+/** `dir` + `relative` with `.` and `..` resolved, repo-relative (no leading `/`). */
+function posixJoin(dir: string, relative: string): string {
+  const parts = dir === '' ? [] : dir.split('/');
+  for (const part of relative.replace(/\/$/, '').split('/')) {
+    if (part === '..') parts.pop();
+    else if (part !== '.' && part !== '') parts.push(part);
+  }
+  return parts.join('/');
 }
