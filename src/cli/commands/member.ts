@@ -6,6 +6,7 @@
 import type { MemberList } from '../../engine/members/survey.js';
 import type { MembershipOptions, MembershipReport } from '../../engine/members/steps.js';
 import type { GlobalOptions } from '../context.js';
+import type { Column, OutputFormat } from '../output.js';
 
 export interface ForceOptions extends GlobalOptions {
   readonly force?: boolean;
@@ -28,40 +29,29 @@ export async function memberListCommand(options: GlobalOptions): Promise<number>
   const { printJson } = await import('../output.js');
   const list = await listMembers(await localHost(options, false));
   if (options.output === 'json') printJson(list);
-  else process.stdout.write(`${await formatMemberList(list)}\n`);
+  else process.stdout.write(`${await formatMemberList(list, options.output)}\n`);
   return 0;
 }
 
-/** The member list table and a line naming the leader. */
-export async function formatMemberList(list: MemberList): Promise<string> {
-  const { renderTable } = await import('../output.js');
-  const head = [
-    'ID',
-    'STATUS',
-    'NAME',
-    'PEER ADDRS',
-    'CLIENT ADDRS',
-    'IS LEARNER',
-    'LEADER',
-    'HEALTH',
-    'LAG',
-    'DATA DIR',
+/** The member list table (compact; every column with -o wide) and a line naming the leader. */
+export async function formatMemberList(list: MemberList, format: OutputFormat = 'table'): Promise<string> {
+  const { renderColumns } = await import('../output.js');
+  type Row = MemberList['members'][number];
+  const columns: Column<Row>[] = [
+    { head: 'NAME', cell: (m) => m.name || '-' },
+    { head: 'ID', cell: (m) => m.id ?? '-', wide: true },
+    { head: 'STATUS', cell: (m) => m.status },
+    { head: 'PEER ADDRS', cell: (m) => m.peerUrls.join(', '), wide: true },
+    { head: 'CLIENT ADDRS', cell: (m) => m.clientUrls.join(', ') || '-' },
+    { head: 'LEARNER', cell: (m) => (m.isLearner ? 'yes' : 'no') },
+    { head: 'LEADER', cell: (m) => (m.isLeader ? 'yes' : '') },
+    { head: 'HEALTH', cell: (m) => (m.healthy ? 'ok' : (m.healthError ?? 'unhealthy')) },
+    { head: 'LAG', cell: (m) => (m.lag === undefined ? '-' : String(m.lag)) },
+    { head: 'DATA DIR', cell: (m) => m.dataDirState ?? '-' },
   ];
-  const rows = list.members.map((m) => [
-    m.id ?? '-',
-    m.status,
-    m.name || '-',
-    m.peerUrls.join(', '),
-    m.clientUrls.join(', ') || '-',
-    String(m.isLearner),
-    m.isLeader ? 'yes' : '',
-    m.healthy ? 'ok' : (m.healthError ?? 'unhealthy'),
-    m.lag === undefined ? '-' : String(m.lag),
-    m.dataDirState ?? '-',
-  ]);
   const leader = list.members.find((m) => m.isLeader);
   const summary = `cluster ${list.clusterId ?? '?'}: ${list.members.filter((m) => m.status !== 'not a member').length} members, ${leader ? `leader ${leader.name || leader.id}` : 'no leader'}`;
-  return `${renderTable(head, rows)}\n${summary}`;
+  return `${renderColumns(columns, list.members, format)}\n${summary}`;
 }
 
 export async function memberChangeCommand(
