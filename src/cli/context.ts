@@ -35,7 +35,7 @@ export async function loadSpec(options: GlobalOptions, required: boolean): Promi
   if (present) return loadSpecFile(DEFAULT_SPEC_FILE);
   if (!required) return undefined;
   throw new InputError(`no cluster spec: ./${DEFAULT_SPEC_FILE} does not exist and --config was not given`, {
-    hint: `pass --config FILE or --endpoints LIST, or write ./${DEFAULT_SPEC_FILE} (the README's "The cluster spec" has one)`,
+    hint: `pass --config FILE or --endpoints LIST, or write ./${DEFAULT_SPEC_FILE} (docs/spec.md has one)`,
   });
 }
 

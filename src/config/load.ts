@@ -26,7 +26,7 @@ export function parseSpec(text: string, source: string | undefined): Spec {
   if (!result.success) {
     const lines = result.error.issues.map(formatIssue);
     throw new InputError(`${where} is not a valid spec:\n  ${lines.join('\n  ')}`, {
-      hint: 'see the README section "The cluster spec" for every field and its allowed values',
+      hint: 'see docs/spec.md for every field and its allowed values',
     });
   }
   const base = source ? path.dirname(path.resolve(source)) : process.cwd();
@@ -42,7 +42,7 @@ export async function loadSpecFile(file: string): Promise<Spec> {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       throw new InputError(`spec file ${file} does not exist`, {
-        hint: 'check the path given to --config; the README\'s "The cluster spec" shows a complete spec',
+        hint: 'check the path given to --config; docs/spec.md shows a complete spec',
       });
     }
     throw new InputError(`cannot read spec file ${file}: ${(error as Error).message}`);
@@ -97,7 +97,7 @@ function formatIssue(issue: z.core.$ZodIssue): string {
   const got = 'input' in issue && issue.input !== undefined ? ` (got ${JSON.stringify(issue.input)})` : '';
   switch (issue.code) {
     case 'unrecognized_keys':
-      return `${field}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}; check the spelling against the README`;
+      return `${field}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}; check the spelling against docs/spec.md`;
     case 'invalid_value':
       return `${field}: ${got.trim().slice(1, -1)}; allowed: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'invalid_type':

@@ -8,7 +8,7 @@
  *
  * Why gzipped JSON lines rather than a binary format: a segment can be read with `zcat | jq`
  * when it matters most (an incident), gzip takes back most of base64's overhead, and replay
- * time is spent in etcd's writes, not in decoding (see the README's Benchmarks).
+ * time is spent in etcd's writes, not in decoding (see docs/benchmarks.md).
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';

@@ -29,7 +29,7 @@ export function defaultEtcdImage(line: EtcdLine): string {
   return `${ETCD_IMAGE_REPOSITORY}:v${DEFAULT_ETCD_VERSIONS[line]}`;
 }
 
-/** Where the etcd-steward image is pushed by default (the README says how to build and push your own). */
+/** Where the etcd-steward image is pushed by default (docs/kubernetes.md says how to build and push your own). */
 export const AGENT_IMAGE_REPOSITORY = 'ghcr.io/etcd-steward/etcd-steward';
 
 /** Our package version: package.json two or three folders up (the bundle sits at a different depth than tsc's output). */
