@@ -103,10 +103,14 @@ describe('backups', { concurrency: true }, () => {
         list.json<{ backups: BackupManifest[] }>().backups.map((b) => b.name),
         [first.name],
       );
+      // The table: compact by default (fits 100 columns), stored size, source and check with -o wide.
       const table = await runCli(['--config', spec, 'backup', 'list']);
+      assert.match(table.stdout, new RegExp(`${first.name}.*${first.revision}.*${first.keyCount}.*│ ok `));
+      assert.ok(Math.max(...table.stdout.split('\n').map((l) => l.length)) <= 100, table.stdout);
+      const wide = await runCli(['--config', spec, 'backup', 'list', '-o', 'wide']);
       assert.match(
-        table.stdout,
-        new RegExp(`${first.name}.*${first.revision}.*${first.keyCount}.*gz.*ok \\(create`),
+        wide.stdout,
+        new RegExp(`${first.name}.*${first.revision}.*${first.keyCount}.*gz.*ok.*create, `),
       );
 
       // verify re-reads the stored object.
@@ -275,7 +279,7 @@ describe('backups', { concurrency: true }, () => {
     assert.equal(byName.get(names[2] as string)?.ok, false);
     assert.match(byName.get(names[2] as string)?.problems.join(' ') ?? '', /trailer is missing/);
     // The verdicts are recorded: the list shows them as failed.
-    const list = await runCli(['--config', spec, 'backup', 'list']);
-    assert.equal((list.stdout.match(/FAILED \(verify/g) ?? []).length, 3);
+    const list = await runCli(['--config', spec, 'backup', 'list', '-o', 'wide']);
+    assert.equal((list.stdout.match(/FAILED +│ verify, /g) ?? []).length, 3, list.stdout);
   });
 });

@@ -15,7 +15,14 @@ import { InputError } from '../../errors.js';
 import { resolveEtcd } from '../../runtime/etcd-binaries.js';
 import type { DrillResult } from '../../engine/backup/drill.js';
 import { clusterTarget, connectionFor, loadSpec, storageFor, type GlobalOptions } from '../context.js';
-import { printJson, progress, renderTable } from '../output.js';
+import {
+  printJson,
+  progress,
+  renderColumns,
+  renderTable,
+  type Column,
+  type OutputFormat,
+} from '../output.js';
 import { byteProgress } from '../progress.js';
 
 export interface BackupOptions extends GlobalOptions {
@@ -98,7 +105,7 @@ export async function backupCreateCommand(options: BackupOptions): Promise<numbe
     if (options.output === 'json') {
       printJson({ storage: storage.displayUrl, backup: manifest, pruned: pruned?.removed ?? [] });
     } else {
-      process.stdout.write(`${backupTable([manifest])}\n`);
+      process.stdout.write(`${backupTable([manifest], options.output)}\n`);
       progress(options.output, `stored in ${storage.displayUrl}`);
       if (pruned?.removed.length) progress(options.output, `pruned: ${pruned.removed.join(', ')}`);
     }
@@ -125,7 +132,7 @@ export async function backupListCommand(options: BackupOptions): Promise<number>
     return 0;
   }
   if (catalog.backups.length === 0) progress(options.output, `no backups in ${storage.displayUrl}`);
-  else process.stdout.write(`${backupTable(catalog.backups)}\n`);
+  else process.stdout.write(`${backupTable(catalog.backups, options.output)}\n`);
   if (chains.text) process.stdout.write(`${chains.text}\n`);
   for (const u of catalog.unreadable)
     progress(options.output, `warning: ${u.key} is not a readable manifest: ${u.reason}`);
@@ -244,7 +251,7 @@ export async function backupImportCommand(file: string, options: BackupOptions):
     });
     bar.stop();
     if (options.output === 'json') printJson({ storage: storage.displayUrl, backup: manifest });
-    else process.stdout.write(`${backupTable([manifest])}\n`);
+    else process.stdout.write(`${backupTable([manifest], options.output)}\n`);
     return 0;
   } finally {
     bar.stop();
@@ -252,18 +259,30 @@ export async function backupImportCommand(file: string, options: BackupOptions):
 }
 
 /** The backup table: one row per backup, oldest first. */
-export function backupTable(backups: readonly BackupManifest[]): string {
-  return renderTable(
-    ['NAME', 'CREATED', 'REVISION', 'KEYS', 'SIZE', 'STORED', 'FROM', 'VERIFIED'],
-    backups.map((b) => [
-      b.name,
-      b.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
-      String(b.revision),
-      String(b.keyCount),
-      formatBytes(b.size),
-      `${formatBytes(b.storedSize)}${b.compression === 'gzip' ? ' gz' : ''}`,
-      b.source === 'import' ? 'import' : (b.member.name ?? b.member.endpoint ?? '-'),
-      `${b.lastVerification.ok ? 'ok' : 'FAILED'} (${b.lastVerification.by}, ${b.lastVerification.at.slice(0, 16).replace('T', ' ')})`,
-    ]),
-  );
+export function backupTable(backups: readonly BackupManifest[], format: OutputFormat = 'table'): string {
+  const verifiedAt = (b: BackupManifest) => b.lastVerification.at.slice(0, 16).replace('T', ' ');
+  const columns: Column<BackupManifest>[] = [
+    { head: 'NAME', cell: (b) => b.name },
+    { head: 'CREATED', cell: (b) => b.createdAt.slice(0, 16).replace('T', ' ') },
+    { head: 'REVISION', cell: (b) => String(b.revision) },
+    { head: 'KEYS', cell: (b) => String(b.keyCount) },
+    { head: 'SIZE', cell: (b) => formatBytes(b.size) },
+    {
+      head: 'STORED',
+      cell: (b) => `${formatBytes(b.storedSize)}${b.compression === 'gzip' ? ' gz' : ''}`,
+      wide: true,
+    },
+    {
+      head: 'FROM',
+      cell: (b) => (b.source === 'import' ? 'import' : (b.member.name ?? b.member.endpoint ?? '-')),
+      wide: true,
+    },
+    { head: 'VERIFIED', cell: (b) => (b.lastVerification.ok ? 'ok' : 'FAILED') },
+    {
+      head: 'VERIFIED BY',
+      cell: (b) => `${b.lastVerification.by}, ${verifiedAt(b)}`,
+      wide: true,
+    },
+  ];
+  return renderColumns(columns, backups, format);
 }
