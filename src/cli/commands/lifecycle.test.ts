@@ -88,11 +88,11 @@ describe('local cluster lifecycle', { concurrency: true }, () => {
       }
 
       // The table says the same in columns.
-      const table = await runCli(['--config', spec, 'status']);
+      const table = await runCli(['--config', spec, 'status', '-o', 'wide']);
       assert.equal(table.code, 0);
       assert.match(
         table.stdout,
-        /ENDPOINT.*NAME.*ID.*VERSION.*DB SIZE.*IN USE.*FRAG.*QUOTA USE.*LEADER.*LEARNER.*TERM.*INDEX.*APPLIED.*HEALTH.*ALARMS.*ERRORS/,
+        /NAME.*ENDPOINT.*ID.*VERSION.*DB SIZE.*IN USE.*FRAG.*QUOTA USE.*LEADER.*LEARNER.*TERM.*INDEX.*APPLIED.*HEALTH.*ALARMS.*ERRORS/,
       );
       assert.match(table.stdout, /healthy, 3 members, leader [0-9a-f]+ \(etcd-\d\)/);
 
