@@ -6,6 +6,7 @@ import { parseEndpoint, parseEndpointList, type Endpoint } from '../etcd/endpoin
 import {
   MemberClient,
   type ActiveAlarm,
+  type ClusterMember,
   type ConnectionOptions,
   type MemberStatus,
 } from '../etcd/member-client.js';
@@ -46,10 +47,30 @@ export interface MemberStatusRow {
   readonly health: MemberHealth;
 }
 
+/** A member of the cluster (from MemberList) that no asked endpoint reaches. */
+export interface UnaskedMember {
+  readonly id: string;
+  readonly name: string | undefined;
+  readonly clientUrls: readonly string[];
+}
+
 export interface ClusterStatus {
   readonly clusterId: string | undefined;
+  /** The leader as any answering member names it, whether or not it was asked itself. */
   readonly leaderId: string | undefined;
+  /** The leader's name from the member list, when known. */
+  readonly leaderName: string | undefined;
+  /**
+   * Every member asked and healthy, a leader, and no started member of the cluster left unasked:
+   * one endpoint of three never makes a healthy cluster.
+   */
   readonly healthy: boolean;
+  /** Rows asked (one per endpoint). */
+  readonly membersAsked: number;
+  /** Members in the cluster's member list; undefined when no member answered it. */
+  readonly membersInCluster: number | undefined;
+  /** Started members of the cluster that no asked endpoint reaches (`--cluster` asks them too). */
+  readonly unasked: readonly UnaskedMember[];
   readonly members: readonly MemberStatusRow[];
 }
 
@@ -61,24 +82,82 @@ export interface StatusOptions {
   readonly specQuota?: number | undefined;
   /** Member names by client URL or id, when known (the local runtime knows them). */
   readonly names?: ReadonlyMap<string, string> | undefined;
+  /**
+   * etcdctl's `--cluster`: ask the given endpoints only for the member list, then every member
+   * at its client URL (a Service name in front of the cluster becomes its members).
+   */
+  readonly discover?: boolean | undefined;
 }
 
-/** Queries every endpoint in parallel; never throws for a member that fails, it becomes a row. */
+/**
+ * Queries every endpoint in parallel (with `discover`, every member the member list names);
+ * never throws for a member that fails, it becomes a row. The member list also says which
+ * members no endpoint reached, so a partial view is never called healthy.
+ */
 export async function clusterStatus(options: StatusOptions): Promise<ClusterStatus> {
-  const endpoints =
+  const given =
     typeof options.endpoints === 'string'
       ? parseEndpointList(options.endpoints)
       : options.endpoints.map((e) => (typeof e === 'string' ? parseEndpoint(e) : e));
   // Bad TLS files are the caller's input error (exit 2), found before any member is asked.
-  const clients = endpoints.map((endpoint) => new MemberClient(endpoint, options.connection));
-  const probes = await Promise.all(clients.map(probeMember));
+  let clients = given.map((endpoint) => new MemberClient(endpoint, options.connection));
+  let discovered: ClusterMember[] | undefined;
+  if (options.discover) {
+    discovered = await firstMemberList(clients);
+    const urls = discovered?.flatMap((m) => (m.clientUrls[0] ? [m.clientUrls[0]] : []));
+    if (urls && urls.length > 0) {
+      for (const c of clients) c.close();
+      clients = urls.map((url) => new MemberClient(parseEndpoint(url), options.connection));
+    }
+  }
+  const probes = await Promise.all(clients.map((c) => probeMember(c, discovered === undefined)));
+  const list = discovered ?? probes.find((p) => p.memberList !== undefined)?.memberList;
   const alarms = probes.find((p) => p.alarms !== undefined)?.alarms ?? [];
-  const members = probes.map((probe) => toRow(probe, alarms, options));
+  const members = probes.map((probe) => toRow(probe, alarms, options, list));
   const leaderIds = new Set(members.filter((m) => m.leaderId && m.leaderId !== '0').map((m) => m.leaderId));
   const leaderId = leaderIds.size === 1 ? [...leaderIds][0] : undefined;
+  const leaderName =
+    members.find((m) => m.id === leaderId)?.name ?? list?.find((m) => m.id === leaderId)?.name;
   const clusterId = probes.find((p) => p.status)?.status?.clusterId;
-  const healthy = members.length > 0 && members.every((m) => m.health.ok) && leaderId !== undefined;
-  return { clusterId, leaderId, healthy, members };
+  const unasked = list ? unaskedMembers(list, members) : [];
+  const healthy =
+    members.length > 0 && members.every((m) => m.health.ok) && leaderId !== undefined && unasked.length === 0;
+  return {
+    clusterId,
+    leaderId,
+    leaderName: leaderName || undefined,
+    healthy,
+    membersAsked: members.length,
+    membersInCluster: list?.length,
+    unasked,
+    members,
+  };
+}
+
+/** The member list from the first endpoint that answers it; undefined when none does. */
+async function firstMemberList(clients: readonly MemberClient[]): Promise<ClusterMember[] | undefined> {
+  for (const client of clients) {
+    try {
+      return await client.memberList();
+    } catch {
+      // the next endpoint may answer; the probes will show why this one did not
+    }
+  }
+  return undefined;
+}
+
+/** Started members (with a client URL) that no row reaches, by id or by client URL. */
+function unaskedMembers(list: readonly ClusterMember[], rows: readonly MemberStatusRow[]): UnaskedMember[] {
+  const ids = new Set(rows.map((r) => r.id).filter((id) => id !== undefined));
+  const urls = new Set(rows.map((r) => trimSlash(r.endpoint)));
+  return list
+    .filter((m) => m.clientUrls.length > 0)
+    .filter((m) => !ids.has(m.id) && !m.clientUrls.some((u) => urls.has(trimSlash(u))))
+    .map((m) => ({ id: m.id, name: m.name || undefined, clientUrls: m.clientUrls }));
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, '');
 }
 
 interface Probe {
@@ -88,12 +167,13 @@ interface Probe {
   alarms?: ActiveAlarm[];
   healthError?: string;
   healthMs?: number;
+  memberList?: ClusterMember[];
 }
 
-async function probeMember(client: MemberClient): Promise<Probe> {
+async function probeMember(client: MemberClient, askList: boolean): Promise<Probe> {
   const probe: Probe = { endpoint: client.endpoint };
   try {
-    const [status, alarms, health] = await Promise.allSettled([
+    const [status, alarms, health, list] = await Promise.allSettled([
       client.status(),
       client.alarms(),
       (async () => {
@@ -101,7 +181,9 @@ async function probeMember(client: MemberClient): Promise<Probe> {
         await client.healthRead();
         return performance.now() - started;
       })(),
+      askList ? client.memberList() : Promise.resolve(undefined),
     ]);
+    if (list.status === 'fulfilled' && list.value) probe.memberList = list.value;
     if (status.status === 'fulfilled') probe.status = status.value;
     else probe.statusError = reasonOf(status.reason);
     if (alarms.status === 'fulfilled') probe.alarms = alarms.value;
@@ -119,7 +201,12 @@ function reasonOf(error: unknown): string {
     : describeError(error);
 }
 
-function toRow(probe: Probe, alarms: readonly ActiveAlarm[], options: StatusOptions): MemberStatusRow {
+function toRow(
+  probe: Probe,
+  alarms: readonly ActiveAlarm[],
+  options: StatusOptions,
+  list: readonly ClusterMember[] | undefined,
+): MemberStatusRow {
   const s = probe.status;
   const quota = s?.dbSizeQuota ?? options.specQuota ?? ETCD_DEFAULT_QUOTA;
   const quotaSource =
@@ -133,7 +220,11 @@ function toRow(probe: Probe, alarms: readonly ActiveAlarm[], options: StatusOpti
     (memberAlarms.length > 0 ? `active alarm: ${memberAlarms.join(', ')}` : undefined) ??
     (s && (s.leaderId === '0' || s.leaderId === '') ? 'no leader' : undefined) ??
     (s?.errors.length ? s.errors.join('; ') : undefined);
-  const name = options.names?.get(probe.endpoint.display) ?? (s ? options.names?.get(s.memberId) : undefined);
+  const name =
+    options.names?.get(probe.endpoint.display) ??
+    (s
+      ? (options.names?.get(s.memberId) ?? (list?.find((m) => m.id === s.memberId)?.name || undefined))
+      : undefined);
   return {
     endpoint: probe.endpoint.display,
     id: s?.memberId,

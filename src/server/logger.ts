@@ -43,27 +43,61 @@ const LEVELS: Record<number, string> = {
 };
 const SKIP = new Set(['level', 'time', 'msg', 'app', 'pid', 'hostname']);
 
-/** `HH:MM:SS level message key=value …` on stdout, for people at a terminal. */
+/** ANSI colours per level (SGR codes); fields are dimmed, the message stays plain. */
+const LEVEL_COLOURS: Record<string, string> = {
+  trace: '90',
+  debug: '36',
+  info: '32',
+  warn: '33',
+  error: '31',
+  fatal: '1;31',
+};
+/** The message column's width: short messages are padded so the fields line up. */
+const MESSAGE_WIDTH = 36;
+
+const paint = (code: string, text: string, colour: boolean) =>
+  colour ? `\x1b[${code}m${text}\x1b[0m` : text;
+
+/**
+ * One JSON log line (as pino writes it, secrets already censored) as a person reads it:
+ * `HH:MM:SS LEVEL message  key=value …`, the level padded to 5 and the message to a fixed
+ * column so the fields line up; the level coloured and the fields dimmed when `colour`.
+ * A line that is not JSON comes back as it is.
+ */
+export function formatLogLine(line: string, options: { colour: boolean }): string {
+  let event: Record<string, unknown>;
+  try {
+    event = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  const time = typeof event['time'] === 'string' ? event['time'].slice(11, 19) : '        ';
+  const level = LEVELS[Number(event['level'])] ?? 'info';
+  const message = typeof event['msg'] === 'string' ? event['msg'] : '';
+  const fields = Object.entries(event)
+    .filter(([k, v]) => !SKIP.has(k) && v !== undefined && v !== null)
+    .map(([k, v]) => `${k}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`)
+    .join(' ');
+  const head = `${paint('2', time, options.colour)} ${paint(LEVEL_COLOURS[level] ?? '0', level.toUpperCase().padEnd(5), options.colour)} `;
+  if (fields === '') return `${head}${message}`;
+  return `${head}${message.padEnd(MESSAGE_WIDTH)} ${paint('2', fields, options.colour)}`;
+}
+
+/** Colour on a terminal unless NO_COLOR is set (https://no-color.org: any non-empty value). */
+export function wantsColour(
+  env: NodeJS.ProcessEnv = process.env,
+  isTTY = process.stdout.isTTY === true,
+): boolean {
+  return isTTY && (env['NO_COLOR'] ?? '') === '';
+}
+
+/** Readable lines (formatLogLine) on stdout, for people at a terminal. */
 function readableLines(): NodeJS.WritableStream {
+  const colour = wantsColour();
   return new Writable({
     write(chunk: Buffer, _encoding, callback) {
       for (const line of chunk.toString('utf8').split('\n')) {
-        if (line.trim() === '') continue;
-        try {
-          const event = JSON.parse(line) as Record<string, unknown>;
-          const time = typeof event['time'] === 'string' ? event['time'].slice(11, 19) : '';
-          const level = LEVELS[Number(event['level'])] ?? 'info';
-          const fields = Object.entries(event)
-            .filter(([k, v]) => !SKIP.has(k) && v !== undefined && v !== null)
-            .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
-          writeSync(
-            1,
-            `${time} ${level.padEnd(5)} ${typeof event['msg'] === 'string' ? event['msg'] : ''} ${fields.join(' ')}`.trimEnd() +
-              '\n',
-          );
-        } catch {
-          writeSync(1, `${line}\n`);
-        }
+        if (line.trim() !== '') writeSync(1, `${formatLogLine(line, { colour })}\n`);
       }
       callback();
     },

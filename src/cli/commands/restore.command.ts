@@ -8,7 +8,10 @@ export function buildRestoreCommand(exit: ExitCode): Command {
     .description(
       'verify a backup or snapshot file, build every member from it, start a new cluster, compare it with the snapshot',
     )
-    .argument('<snapshot>', 'a backup name, latest, or a snapshot file')
+    .argument(
+      '[snapshot]',
+      'a backup name, latest, or a snapshot file; with --to-revision/--to-time it may be left out (the right chain is picked)',
+    )
     .option('--storage <url>', "where to look up backup names (default: the spec's backup.storage)")
     .option(
       '--new-cluster <name>',
@@ -51,7 +54,7 @@ export function buildRestoreCommand(exit: ExitCode): Command {
     .option('--context <name>', 'with --apply: kubeconfig context')
     .option('--wait', 'with --apply: wait until the new StatefulSet is ready (implied by --greptimedb)')
     .option('--timeout <duration>', 'for the wait (default 10m)')
-    .action(function (this: Command, target: string) {
+    .action(function (this: Command, target: string | undefined) {
       return run(async () => (await import('./restore.js')).restoreCommand(target, globals(this)))();
     });
 }

@@ -284,6 +284,10 @@ describe('restore', { concurrency: true }, () => {
     assert.equal(occupied.code, 2);
     assert.match(occupied.stderr, /data-taken already exists and is not empty/);
     assert.deepEqual(await readdir(taken), ['precious']);
+    // Only a point-in-time restore picks its backup itself; a plain one names it.
+    const unnamed = await runCli(['--config', spec, 'restore', '--new-cluster', 'unnamed', '--yes'], { env });
+    assert.equal(unnamed.code, 2, unnamed.stderr);
+    assert.match(unnamed.stderr, /restore what\? name a backup, latest, or a snapshot file/);
 
     // The drill restores into a throwaway cluster and records the result in the manifest.
     const drill = await runCli(['--config', spec, 'backup', 'verify', 'latest', '--drill', '-o', 'json'], {

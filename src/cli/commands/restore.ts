@@ -66,8 +66,23 @@ async function liveCluster(options: RestoreOptions, spec: Spec | undefined) {
   }
 }
 
-export async function restoreCommand(reference: string, options: RestoreOptions): Promise<number> {
-  if (options.runtime === 'kubernetes') return restoreKubernetes(reference, options);
+/**
+ * Restores `reference` (a backup name, latest, or a snapshot file). With --to-revision/--to-time
+ * it may be undefined: the newest backup whose chain reaches the target is picked.
+ */
+export async function restoreCommand(
+  reference: string | undefined,
+  options: RestoreOptions,
+): Promise<number> {
+  const pointInTimeAsked = options.toRevision !== undefined || options.toTime !== undefined;
+  if (reference === undefined && (!pointInTimeAsked || options.runtime === 'kubernetes')) {
+    throw new InputError('restore what? name a backup, latest, or a snapshot file', {
+      hint: 'e.g. `etcd-steward restore latest`; only a local point-in-time restore (--to-revision R, --to-time T) picks its backup itself',
+    });
+  }
+  // Defined on every path but a point-in-time one, where latest means "the newest chain that reaches the target".
+  const named = reference ?? 'latest';
+  if (options.runtime === 'kubernetes') return restoreKubernetes(named, options);
   if (options.runtime !== undefined && options.runtime !== 'local') {
     throw new InputError(`--runtime '${options.runtime}': use local (the default) or kubernetes`);
   }
@@ -77,7 +92,7 @@ export async function restoreCommand(reference: string, options: RestoreOptions)
   const pitr = await import('./restore-pitr.js');
   const pointInTime = pitr.pointInTimeTarget(options);
   if (pointInTime) {
-    return pitr.pointInTimeCommand(reference, options, {
+    return pitr.pointInTimeCommand(named, options, {
       spec,
       target,
       pointInTime,
@@ -88,7 +103,7 @@ export async function restoreCommand(reference: string, options: RestoreOptions)
   }
   const bar = await byteProgress(options.output, 'fetch');
   const hasStorage = options.storage !== undefined || spec.backup?.storage !== undefined;
-  const snapshot = await localSnapshot(reference, hasStorage ? () => storageFor(options, spec) : undefined, {
+  const snapshot = await localSnapshot(named, hasStorage ? () => storageFor(options, spec) : undefined, {
     onBytes: (bytes, total) => bar.update(bytes, total),
   }).finally(() => bar.stop());
   try {

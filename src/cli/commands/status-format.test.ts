@@ -36,6 +36,10 @@ const status: ClusterStatus = {
   clusterId: 'cdf818194e3a8c32',
   leaderId: '8e9e05c521646940',
   healthy: true,
+  leaderName: undefined,
+  membersAsked: 3,
+  membersInCluster: 3,
+  unasked: [],
   members: [0, 1, 2].map((i) => member(i)),
 };
 
@@ -90,5 +94,32 @@ describe('status table', () => {
     assert.equal(fitWidths([10, 20], 40), undefined);
     assert.deepEqual(fitWidths([10, 30], 30), [10, 20]);
     assert.deepEqual(fitWidths([20, 20], 30), [15, 15]);
+  });
+});
+
+describe('status summary', () => {
+  it('a partial view is never healthy: it says how many of how many were asked and names the leader', () => {
+    const partial: ClusterStatus = {
+      ...status,
+      healthy: false,
+      leaderName: 'etcd-0',
+      membersAsked: 1,
+      membersInCluster: 3,
+      unasked: [
+        { id: '8e9e05c521646940', name: 'etcd-0', clientUrls: ['http://a'] },
+        { id: '8e9e05c521646942', name: undefined, clientUrls: ['http://c'] },
+      ],
+      members: [member(1, { isLeader: false })],
+    };
+    const last = formatStatus(partial).split('\n').at(-1) ?? '';
+    assert.equal(
+      last,
+      'cluster cdf818194e3a8c32: PARTIAL VIEW: 1 of 3 members asked (not asked: etcd-0, 8e9e05c521646942; --cluster asks every member), leader 8e9e05c521646940 (etcd-0, not asked)',
+    );
+    const failing = formatStatus({
+      ...partial,
+      members: [member(1, { health: { ok: false, error: 'boom', tookMs: undefined } })],
+    });
+    assert.match(failing, /UNHEALTHY: 1 of 1 members failing, 1 of 3 members asked/);
   });
 });

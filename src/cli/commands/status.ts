@@ -1,13 +1,23 @@
-/** `etcd-steward status`: one row per member; exit 0 when every member is healthy, else 1. */
+/**
+ * `etcd-steward status`: one row per member; exit 0 when every member of the cluster was asked
+ * and is healthy, else 1 (a partial view, e.g. one Service endpoint of three members, is exit 1).
+ */
 import { formatBytes } from '../../config/units.js';
 import { clusterStatus, type ClusterStatus, type MemberStatusRow } from '../../engine/status.js';
 import { clusterTarget, connectionFor, type GlobalOptions } from '../context.js';
 import { printJson, renderColumns, type Column, type OutputFormat } from '../output.js';
 
-export async function statusCommand(options: GlobalOptions): Promise<number> {
+/** The status command's own flags. */
+export interface StatusFlags extends GlobalOptions {
+  /** etcdctl's --cluster: ask every member the member list names, not only the endpoints. */
+  readonly cluster?: boolean;
+}
+
+export async function statusCommand(options: StatusFlags): Promise<number> {
   const { spec, endpoints, names, runtime } = await clusterTarget(options);
   const status = await clusterStatus({
     endpoints,
+    discover: options.cluster === true,
     connection: connectionFor(options, spec),
     specQuota: spec?.etcd.quotaBackendBytes,
     names,
@@ -65,11 +75,25 @@ export function formatStatus(status: ClusterStatus, format: OutputFormat = 'tabl
 
 function summary(status: ClusterStatus): string {
   const failing = status.members.filter((m) => !m.health.ok);
-  const leader = status.members.find((m: MemberStatusRow) => m.isLeader);
-  const leaderText = leader
-    ? `leader ${leader.id ?? '?'}${leader.name ? ` (${leader.name})` : ''}`
-    : 'no leader';
   const id = status.clusterId ? `cluster ${status.clusterId}` : 'cluster';
-  if (status.healthy) return `${id}: healthy, ${status.members.length} members, ${leaderText}`;
-  return `${id}: UNHEALTHY: ${failing.length} of ${status.members.length} members failing, ${leaderText}`;
+  const leader = leaderText(status);
+  const inCluster = status.membersInCluster ?? status.members.length;
+  if (status.healthy) return `${id}: healthy, ${status.members.length} members, ${leader}`;
+  const partial =
+    status.unasked.length > 0
+      ? `${status.membersAsked} of ${inCluster} members asked (not asked: ${status.unasked
+          .map((m) => m.name ?? m.id)
+          .join(', ')}; --cluster asks every member)`
+      : undefined;
+  if (failing.length === 0 && partial !== undefined) return `${id}: PARTIAL VIEW: ${partial}, ${leader}`;
+  const failingText = `${failing.length} of ${status.members.length} members failing`;
+  return `${id}: UNHEALTHY: ${[failingText, partial].filter(Boolean).join(', ')}, ${leader}`;
+}
+
+/** The leader by id and name, said to be unasked when no row is it (any member's status names it). */
+function leaderText(status: ClusterStatus): string {
+  if (status.leaderId === undefined) return 'no leader';
+  const row = status.members.find((m) => m.id === status.leaderId);
+  const notes = [status.leaderName ?? row?.name, row ? undefined : 'not asked'].filter(Boolean);
+  return `leader ${status.leaderId}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
 }

@@ -38,6 +38,10 @@ describe('defrag plan', () => {
       clusterId: 'x',
       leaderId: 'c',
       healthy: true,
+      leaderName: undefined,
+      membersAsked: 3,
+      membersInCluster: 3,
+      unasked: [],
       members: [
         row({ endpoint: 'e1', id: 'c', isLeader: true }),
         row({ endpoint: 'e2', id: 'a', dbSizeInUse: 100 * MiB }),
@@ -105,6 +109,10 @@ describe('defrag plan', () => {
       clusterId: 'x',
       leaderId: 'c',
       healthy: false,
+      leaderName: undefined,
+      membersAsked: 3,
+      membersInCluster: 3,
+      unasked: [],
       members: [leader, withAlarm, other],
     };
     const input = { status, memberList: members(['a', 'b', 'c']), maxAppliedLag: 1000 };

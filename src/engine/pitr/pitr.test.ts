@@ -145,9 +145,14 @@ async function restoreTo(
   c: Awaited<ReturnType<typeof cluster>>,
   name: string,
   flag: string[],
-): Promise<{ endpoints: string[]; pointInTime: { revision: number; verified: boolean }; match: boolean }> {
+  reference: string[] = ['latest'],
+): Promise<{
+  endpoints: string[];
+  pointInTime: { revision: number; verified: boolean; base: { backup: string } };
+  match: boolean;
+}> {
   const r = await runCli(
-    ['--config', c.spec, 'restore', 'latest', ...flag, '--new-cluster', name, '--yes', '-o', 'json'],
+    ['--config', c.spec, 'restore', ...reference, ...flag, '--new-cluster', name, '--yes', '-o', 'json'],
     { env: c.env, timeoutMs: 300_000 },
   );
   assert.equal(r.code, 0, r.stderr);
@@ -193,7 +198,8 @@ describe('point-in-time restore', { concurrency: 1 }, () => {
     await log.stop();
     const R = first.at(-1) as number;
     const expected = await viewAt(c, c.up.endpoints, R);
-    const result = await restoreTo(c, 'at-time', ['--to-time', T]);
+    // No backup named: the point-in-time restore picks the chain itself.
+    const result = await restoreTo(c, 'at-time', ['--to-time', T], []);
     assert.equal(result.pointInTime.revision, R);
     assert.deepEqual(await viewAt(c, result.endpoints), expected);
   });
@@ -290,12 +296,17 @@ describe('point-in-time restore', { concurrency: 1 }, () => {
     assert.equal(chains.recoveryWindows.length, 2, 'two windows: before and after the gap');
     assert.equal(chains.recoveryWindows[1]?.toRevision, d.at(-1));
     // A revision inside the gap cannot be restored; the error names the windows.
-    const inGap = await runCli(
-      ['--config', c.spec, 'restore', 'latest', '--to-revision', String(b[0]), '--yes'],
-      { env: c.env },
-    );
+    const inGap = await runCli(['--config', c.spec, 'restore', '--to-revision', String(b[0]), '--yes'], {
+      env: c.env,
+    });
     assert.equal(inGap.code, 2);
     assert.match(inGap.stderr, /outside what can be restored: the backups and change log cover revisions/);
+
+    // No backup named: a revision of the first chain is restored from the first backup, not the newest.
+    const early = await restoreTo(c, 'early', ['--to-revision', String(a.at(-1))], []);
+    assert.equal(early.pointInTime.base.backup, first.name);
+    assert.equal(early.pointInTime.revision, a.at(-1));
+    assert.equal(early.match, true);
 
     // keep-last 2: the first chain goes whole; the healing snapshot's chain keeps every segment.
     const pruned = await runCli(['--config', c.spec, 'backup', 'prune', '--keep-last', '2', '-o', 'json'], {
