@@ -12,7 +12,9 @@ import { MemberClient, type ConnectionOptions } from '../etcd/member-client.js';
 import { StewardError } from '../errors.js';
 import { LocalRuntime, type MemberExit, type StartResult } from '../runtime/local/cluster.js';
 import type { EtcdBinaries } from '../runtime/etcd-binaries.js';
+import { peerUrl } from '../runtime/local/member-process.js';
 import { LocalClusterRuntime } from '../runtime/local/runtime.js';
+import type { LocalClusterState } from '../runtime/local/state.js';
 import { evenSizeWarning, nextScaleStep, scaleMembers, type ScaleResult } from './members/scale.js';
 import type { MembershipOptions } from './members/steps.js';
 import { clusterStatus, type ClusterStatus } from './status.js';
@@ -104,6 +106,34 @@ async function scaleToSpec(options: UpOptions): Promise<ScaleResult | undefined>
   return scaleMembers({ ...membership, target });
 }
 
+/** True when the members that answer list no member at `name`'s peer URL. */
+async function removedFromCluster(
+  name: string,
+  state: LocalClusterState,
+  endpoints: readonly Endpoint[],
+  connection: ConnectionOptions,
+): Promise<boolean> {
+  const member = state.members.find((m) => m.name === name);
+  if (!member) return false;
+  const url = peerUrl(state, member);
+  for (const endpoint of endpoints) {
+    const client = new MemberClient(endpoint, {
+      ...connection,
+      dialTimeoutMs: 1_000,
+      commandTimeoutMs: 2_000,
+    });
+    try {
+      const list = await client.memberList();
+      return !list.some((m) => m.peerUrls.some((u) => u.replace(/\/+$/, '') === url));
+    } catch {
+      // not answering (the exited member itself, or one still starting): ask the next
+    } finally {
+      client.close();
+    }
+  }
+  return false;
+}
+
 /** A member exited while the cluster was starting; carries its last log lines. */
 export class MemberStartError extends StewardError {
   readonly portInUse: boolean;
@@ -153,13 +183,26 @@ async function waitHealthy(
   const state = await runtime.requireState();
   const urls = await runtime.endpoints();
   const names = new Map(state.members.map((m, i) => [urls[i] as string, m.name]));
-  const endpoints = parseEndpointList(urls.filter((url) => !skip.includes(names.get(url) ?? '')));
+  let endpoints = parseEndpointList(urls.filter((url) => !skip.includes(names.get(url) ?? '')));
   let exited: MemberExit | undefined;
   void start.firstExit.then((exit) => (exited = exit));
   let last: ClusterStatus | undefined;
   for (;;) {
     options.signal?.throwIfAborted();
-    if (exited) throw new MemberStartError(exited, await runtime.lastLogLines(exited.name));
+    if (exited) {
+      // A member a crashed remove took out of the cluster exits on start: leave it to the scale,
+      // which finishes that remove; any other exit ends the wait.
+      if (
+        start.mode === 'restarted' &&
+        (await removedFromCluster(exited.name, state, endpoints, connection))
+      ) {
+        options.onProgress?.(
+          `${exited.name} is no longer in the cluster (an unfinished remove); it stays stopped`,
+        );
+        endpoints = endpoints.filter((e) => names.get(e.display) !== exited?.name);
+        exited = undefined;
+      } else throw new MemberStartError(exited, await runtime.lastLogLines(exited.name));
+    }
     // A short per-call budget while polling: a member still starting answers within it or next time.
     last = await clusterStatus({
       endpoints,

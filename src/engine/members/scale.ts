@@ -7,7 +7,8 @@
  */
 import { addMember, unfinishedAdd } from './add.js';
 import { removeMember } from './remove.js';
-import type { MembershipOptions, MembershipReport } from './steps.js';
+import { survey, type MembershipOptions, type MembershipReport } from './steps.js';
+import { memberAtPeerUrl } from './survey.js';
 
 export interface ScaleOptions extends MembershipOptions {
   /** The number of members wanted (the spec's `members:`). */
@@ -59,16 +60,16 @@ export async function nextScaleStep(options: ScaleOptions): Promise<ScaleStep> {
   const hosted = await options.host.members();
   const pending = await unfinishedAdd(options);
   if (hosted.length > options.target) {
-    // An unfinished add is the cheapest member to drop: it holds no data anyone relies on.
-    return {
-      kind: 'remove',
-      name:
-        pending ??
-        (shrinkOrder(
-          hosted.map((m) => m.name),
-          1,
-        )[0] as string),
-    };
+    // First an unfinished add (it holds nothing anyone relies on), then a member an unfinished
+    // remove already took out of the cluster, then the highest-numbered.
+    const current = await survey(options);
+    const left = hosted.find((h) => !memberAtPeerUrl(current, h.peerUrl));
+    const [highest] = shrinkOrder(
+      hosted.map((m) => m.name),
+      1,
+    );
+    const name = pending ?? left?.name ?? highest;
+    if (name !== undefined) return { kind: 'remove', name };
   }
   if (pending !== undefined) return { kind: 'add', name: pending };
   if (hosted.length < options.target) return { kind: 'add', name: undefined };
