@@ -5,6 +5,7 @@
  */
 import type { Spec } from '../config/spec.js';
 import { InputError } from '../errors.js';
+import type { MembershipHost } from './membership-host.js';
 import {
   RuntimeUnsupportedError,
   type ClusterRuntime,
@@ -70,6 +71,10 @@ export class ExternalRuntime implements ClusterRuntime {
 
   changeMemberVersion(name: string): Promise<void> {
     return Promise.reject(this.unsupported(`change the etcd version of member ${name}`));
+  }
+
+  membership(): MembershipHost {
+    throw this.unsupported('add, remove or replace members');
   }
 
   async close(): Promise<void> {}

@@ -86,6 +86,12 @@ describe('runtime seam: local', () => {
       ['seam-0', 'seam-1', 'seam-2'],
     );
     for (const m of members) assert.match(m.endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);
+    // Membership changes reach the same members through the seam.
+    const hosted = await runtime.membership().members();
+    assert.deepEqual(
+      hosted.map((h) => [h.name, h.clientUrl]),
+      members.map((m) => [m.name, m.endpoint]),
+    );
     const status = await waitFor(runtime, (s) => s.healthy, 'a healthy cluster');
     assert.deepEqual(
       status.members.map((m) => m.name),
@@ -167,6 +173,11 @@ describe('runtime seam: external', () => {
     const runtime = await openRuntime(spec);
     await rejectsUnsupported(runtime.startMember('a'), 'external', /start member a/);
     await rejectsUnsupported(runtime.stopMember('a'), 'external', /stop member a/);
+    await rejectsUnsupported(
+      Promise.resolve().then(() => runtime.membership()),
+      'external',
+      /add, remove or replace members/,
+    );
     await rejectsUnsupported(runtime.memberData('a'), 'external', /where member a keeps its data/);
     await rejectsUnsupported(runtime.memberBootstrap('a'), 'external', /restored or replaced member a/);
     await rejectsUnsupported(
@@ -206,6 +217,11 @@ describe('runtime seam: kubernetes', () => {
     );
     await rejectsUnsupported(runtime.startMember('seam-k8s-0'), 'kubernetes', /start member seam-k8s-0/);
     await rejectsUnsupported(runtime.stopMember('seam-k8s-0'), 'kubernetes', /stop member seam-k8s-0/);
+    await rejectsUnsupported(
+      Promise.resolve().then(() => runtime.membership()),
+      'kubernetes',
+      /change membership/,
+    );
     await rejectsUnsupported(
       runtime.changeMemberVersion('seam-k8s-0', { line: '3.7' }),
       'kubernetes',

@@ -8,6 +8,7 @@
 import type { EtcdLine } from '../config/etcd-lines.js';
 import type { Spec } from '../config/spec.js';
 import { InputError } from '../errors.js';
+import type { MembershipHost } from './membership-host.js';
 
 /** The runtimes a spec can name. */
 export type RuntimeKind = Spec['runtime'];
@@ -82,9 +83,12 @@ export interface ClusterRuntime {
   changeMemberVersion(name: string, version: MemberVersion, options?: RuntimeCallOptions): Promise<void>;
   /** Ends what `members` opened (port-forwards); the members themselves keep running. */
   close(): Promise<void>;
-  // Membership changes (issue 13) will add, as optional methods first:
-  //   addMember?(name: string, options?: RuntimeCallOptions): Promise<RuntimeMember>;
-  //   removeMember?(name: string, options?: RuntimeCallOptions): Promise<void>;
+  /**
+   * The per-member actions membership changes (member add/remove/replace, scaling) need; the
+   * engine (engine/members/) decides when. Throws RuntimeUnsupportedError where the runtime
+   * cannot change membership itself (external; Kubernetes until its init step exists).
+   */
+  membership(): MembershipHost;
 }
 
 /** An operation the spec's runtime cannot do: names the runtime, the operation and the way instead. */

@@ -19,6 +19,7 @@ import {
   tempDir,
   testLines,
   upDetached,
+  type UpJson,
   writeSpec,
 } from '../../testing/harness.js';
 
@@ -283,15 +284,25 @@ describe('local cluster lifecycle', { concurrency: true }, () => {
     assert.ok(existsSync(path.join(dir, 'data', 'etcd-0', 'data', 'member')), 'the data is still there');
   });
 
-  it('refuses a spec whose member count differs from the cluster on disk', async () => {
+  it('up of a stopped cluster with a bigger members: starts the recorded member, then adds one at a time', async () => {
     const dir = await tempDir(cleanup, 'count');
     const spec = await writeSpec(dir, { members: 1, etcd: { version: line } });
     await upDetached(cleanup, spec);
     await runCli(['--config', spec, 'down']);
     const bigger = await writeSpec(dir, { members: 3, etcd: { version: line } });
-    const result = await runCli(['--config', bigger, 'up', '--detach']);
-    assert.equal(result.code, 2);
-    assert.match(result.stderr, /has 1 members, the spec asks for 3/);
+    const result = await runCli(['--config', bigger, 'up', '--detach', '-o', 'json']);
+    assert.equal(result.code, 0, result.stderr);
+    const json = result.json<
+      UpJson & { scaled: { from: number; to: number; changes: { operation: string; member: string }[] } }
+    >();
+    assert.equal(json.mode, 'restarted');
+    assert.deepEqual([json.scaled.from, json.scaled.to], [1, 3]);
+    assert.equal(json.status.members.length, 3);
+    assert.ok(json.status.healthy);
+    assert.deepEqual(
+      json.scaled.changes.map((c) => `${c.operation} ${c.member}`),
+      ['add etcd-1', 'add etcd-2'],
+    );
   });
 
   it('names a missing etcd binary and the wrong line', async () => {

@@ -14,14 +14,15 @@ export interface ForceOptions extends GlobalOptions {
 
 async function localHost(options: GlobalOptions, withBinaries: boolean) {
   const { loadSpec, requireLocal, connectionFor } = await import('../context.js');
-  const { LocalMembershipHost } = await import('../../runtime/local/membership.js');
+  const { LocalClusterRuntime } = await import('../../runtime/local/runtime.js');
   const spec = requireLocal((await loadSpec(options, true))!, 'member');
   const binaries = withBinaries
     ? await (
         await import('../../runtime/etcd-binaries.js')
       ).resolveEtcd(spec.etcd.version, options.etcdBin ?? spec.etcd.bin)
     : undefined;
-  return { host: new LocalMembershipHost(spec, binaries), connection: connectionFor(options, spec) };
+  const host = new LocalClusterRuntime(spec, binaries).membership();
+  return { host, connection: connectionFor(options, spec) };
 }
 
 export async function memberListCommand(options: GlobalOptions): Promise<number> {

@@ -37,7 +37,7 @@ async function upUntilStopped(options: UpOptions, shutdown: Shutdown): Promise<n
   const binaries = await resolveEtcd(spec.etcd.version, options.etcdBin ?? spec.etcd.bin);
   const connection = connectionFor(options, spec);
   // upCluster stops the members it started when the signal aborts its wait.
-  const { runtime, start, status } = await upCluster({
+  const { runtime, start, status, scale, warnings } = await upCluster({
     spec,
     binaries,
     connection,
@@ -72,6 +72,8 @@ async function upUntilStopped(options: UpOptions, shutdown: Shutdown): Promise<n
         detached: Boolean(options.detach),
         endpoints,
         status,
+        warnings,
+        scaled: scale ? { from: scale.from, to: scale.to, changes: scale.changes } : null,
       });
     } else {
       process.stdout.write(`${formatStatus(status, options.output)}\n`);
@@ -85,7 +87,8 @@ async function upUntilStopped(options: UpOptions, shutdown: Shutdown): Promise<n
     if (options.serve && !shutdown.signal.aborted) {
       const { startAgentFor } = await import('./serve.js');
       const { createLogger } = await import('../../server/logger.js');
-      const names = new Map(start.state.members.map((m, i) => [endpoints[i] as string, m.name]));
+      const recorded = (await runtime.requireState()).members; // after a scale, not start.state
+      const names = new Map(recorded.map((m, i) => [endpoints[i] as string, m.name]));
       const target = { spec, name: spec.name, endpoints, names, runtime: new LocalClusterRuntime(spec) };
       agent = await startAgentFor(options, target, createLogger());
       progress(

@@ -54,7 +54,7 @@ export async function addMember(options: AddOptions): Promise<MembershipReport> 
 }
 
 /** A recorded member that is a learner or not in the cluster and has no data: an add that did not finish. */
-async function unfinishedAdd(
+export async function unfinishedAdd(
   options: { host: MembershipHost } & MembershipOptions,
 ): Promise<string | undefined> {
   const current = await survey(options);

@@ -12,6 +12,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { CoreV1Api, PortForward, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { Spec } from '../../config/spec.js';
 import { StewardError } from '../../errors.js';
+import type { MembershipHost } from '../membership-host.js';
 import {
   RuntimeUnsupportedError,
   type ClusterRuntime,
@@ -168,6 +169,14 @@ export class KubernetesRuntime implements ClusterRuntime {
         `change the image of member ${name} alone (to etcd ${version.line})`,
         'the StatefulSet rolls every member to the image of the spec (etcd.version / kubernetes.image) when you apply it; a member-by-member upgrade is not built yet',
       ),
+    );
+  }
+
+  membership(): MembershipHost {
+    throw new RuntimeUnsupportedError(
+      'kubernetes',
+      'change membership (member add/remove/replace, scaling) itself',
+      `membership on Kubernetes is not automated yet: run etcdctl member add (as a learner) or member remove against the cluster, then scale the StatefulSet ${this.names.namespace}/${this.names.name} to match`,
     );
   }
 

@@ -43,6 +43,11 @@ export interface StartResult {
   readonly started: readonly string[];
   /** Settles when any member this call started exits. */
   readonly firstExit: Promise<MemberExit>;
+  /**
+   * Stopped members left alone because their data dir holds no etcd data (an add that did not
+   * finish, or a lost member): the membership engine finishes or replaces them.
+   */
+  readonly notStarted?: readonly string[];
 }
 
 export interface StopResult {
@@ -83,21 +88,28 @@ export class LocalRuntime {
       const { dataDir } = memberPaths(this.spec.dataDir, member.name);
       if (!(await isMemberProcess(member.pid, dataDir))) stopped.push(member);
     }
-    if (stopped.length === 0)
-      return { mode: 'running', state: existing, started: [], firstExit: new Promise(() => {}) };
-    for (const member of stopped) {
-      const { dataDir } = memberPaths(this.spec.dataDir, member.name);
-      if (!(await hasEtcdData(dataDir))) {
-        throw new StewardError(
-          `member ${member.name} of cluster '${existing.name}' has no data in ${dataDir}`,
-          {
-            hint: 'its data was removed; restore the cluster from a backup, or `etcd-steward down --purge` to start afresh',
-          },
-        );
-      }
-      await this.checkPortsFree([member]);
+    // A stopped member without data is one an add had recorded but not yet started (the
+    // membership engine finishes it once the others run), unless no member has data at all.
+    const withoutData: string[] = [];
+    for (const member of existing.members) {
+      if (!(await hasEtcdData(memberPaths(this.spec.dataDir, member.name).dataDir)))
+        withoutData.push(member.name);
     }
-    return this.launch(existing, stopped, 'restarted');
+    const startable = stopped.filter((m) => !withoutData.includes(m.name));
+    if (startable.length === 0 && stopped.length > 0 && withoutData.length === existing.members.length) {
+      const { dataDir } = memberPaths(this.spec.dataDir, stopped[0]?.name ?? '');
+      throw new StewardError(
+        `member ${stopped[0]?.name ?? '?'} of cluster '${existing.name}' has no data in ${dataDir}`,
+        {
+          hint: 'its data was removed; restore the cluster from a backup, or `etcd-steward down --purge` to start afresh',
+        },
+      );
+    }
+    const notStarted = stopped.filter((m) => withoutData.includes(m.name)).map((m) => m.name);
+    if (startable.length === 0)
+      return { mode: 'running', state: existing, started: [], notStarted, firstExit: new Promise(() => {}) };
+    for (const member of startable) await this.checkPortsFree([member]);
+    return { ...(await this.launch(existing, startable, 'restarted')), notStarted };
   }
 
   /**
@@ -318,20 +330,13 @@ export class LocalRuntime {
     return { mode, state, started: members.map((m) => m.name), firstExit: Promise.race(exits) };
   }
 
+  /** The data dir holds the spec's cluster (by name); a different size is scaled by `up`. */
   private checkMatchesSpec(state: LocalClusterState): void {
     if (state.name !== this.spec.name) {
       throw new InputError(
         `${this.spec.dataDir} holds cluster '${state.name}', but the spec names '${this.spec.name}'`,
         {
           hint: 'use the spec that created this data dir, or set another dataDir',
-        },
-      );
-    }
-    if (state.members.length !== this.spec.members) {
-      throw new InputError(
-        `the cluster in ${this.spec.dataDir} has ${state.members.length} members, the spec asks for ${this.spec.members}`,
-        {
-          hint: 'changing the member count of an existing local cluster is not supported; set members back, or use another dataDir',
         },
       );
     }

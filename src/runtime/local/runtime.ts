@@ -14,7 +14,9 @@ import type {
   MemberVersion,
   RuntimeMember,
 } from '../runtime.js';
+import type { MembershipHost } from '../membership-host.js';
 import { LocalRuntime } from './cluster.js';
+import { LocalMembershipHost } from './membership.js';
 import { clientUrl, memberPaths, peerUrl } from './member-process.js';
 import { memberOf } from './state.js';
 
@@ -24,10 +26,12 @@ export class LocalClusterRuntime implements ClusterRuntime {
   readonly spec: Spec;
   /** The process-level runtime (up, down, restore and the drills use it directly). */
   readonly local: LocalRuntime;
+  private readonly binaries: EtcdBinaries | undefined;
 
-  /** `binaries` may be left out when nothing is started (status, backup, defrag). */
+  /** `binaries` may be left out when nothing is started (status, backup, defrag, member remove). */
   constructor(spec: Spec, binaries?: EtcdBinaries) {
     this.spec = spec;
+    this.binaries = binaries;
     this.local = new LocalRuntime(spec, binaries);
   }
 
@@ -77,6 +81,11 @@ export class LocalClusterRuntime implements ClusterRuntime {
     await this.stopMember(name);
     await this.local.setMemberBinaries(name, binaries);
     await this.local.startMember(name);
+  }
+
+  /** The members' records, processes and data dirs under the spec's dataDir. */
+  membership(): MembershipHost {
+    return new LocalMembershipHost(this.spec, this.binaries);
   }
 
   /** Nothing to close: members outlive the command (`down` stops them). */
