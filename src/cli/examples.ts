@@ -38,6 +38,11 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'member add': ['etcd-steward member add'],
   'member remove': ['etcd-steward member remove etcd-4'],
   'member replace': ['etcd-steward member replace etcd-1          # after its data dir was lost'],
+  recover: [
+    'etcd-steward recover                    # quorum lost: the plan, nothing changed',
+    'etcd-steward recover --yes              # rebuild from the furthest source',
+    'etcd-steward recover --source backup --yes -o json',
+  ],
   serve: ['etcd-steward serve', 'etcd-steward serve --listen 0.0.0.0:9779'],
   'render kubernetes': ['etcd-steward render kubernetes --output-dir ./manifests'],
   'render alerts': ['etcd-steward render alerts --output-file etcd-alerts.yaml'],

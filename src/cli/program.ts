@@ -23,6 +23,7 @@ import { buildApplyCommand } from './commands/apply.command.js';
 import { buildGreptimedbCommand } from './commands/greptimedb.command.js';
 import { buildInstallEtcdCommand } from './commands/install-etcd.command.js';
 import { buildMemberCommand } from './commands/member.command.js';
+import { buildRecoverCommand } from './commands/recover.command.js';
 import { buildCompleteCommand, buildCompletionCommand } from './commands/completion.command.js';
 import { buildVersionCommand } from './commands/version.command.js';
 
@@ -75,6 +76,7 @@ export function buildProgram(exit: ExitCode): Command {
   program.addCommand(buildRestoreMemberCommand(exit));
   program.addCommand(buildDefragCommand(exit));
   program.addCommand(buildMemberCommand(exit));
+  program.addCommand(buildRecoverCommand(exit));
   program.addCommand(buildServeCommand(exit));
   program.addCommand(buildRenderCommand(exit));
   program.addCommand(buildImportCommand(exit));

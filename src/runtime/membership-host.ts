@@ -23,6 +23,25 @@ export interface ReplaceNote {
   readonly begunAt: string;
 }
 
+/**
+ * The note `recover` (quorum loss) keeps beside the cluster while it runs: the source it chose
+ * and what it has done so far, so a rerun after a crash continues with the same choice. The
+ * engine (engine/members/recover.ts) owns its fields; the host only stores it.
+ */
+export interface RecoverNote {
+  readonly begunAt: string;
+  /** `member` (force-new-cluster on a survivor) or `backup` (restore from backup + change log). */
+  readonly source: 'member' | 'backup';
+  /** The survivor's name, or the backup's name. */
+  readonly from: string;
+  /** Member ids (hex) of the lost cluster other than the survivor's: zombies when they reappear. */
+  readonly oldIds: readonly string[];
+  /** Set once the survivor has run with --force-new-cluster, or the restore has finished. */
+  readonly rebuilt?: boolean;
+  /** The change log's last revision a backup restore replays to (backup source only). */
+  readonly toRevision?: number;
+}
+
 /** The per-member operations a runtime provides; each is safe to call again. */
 export interface MembershipHost {
   /** Where the runtime's members are, as `name=…` rows (recorded order). */
@@ -51,4 +70,14 @@ export interface MembershipHost {
   readReplaceNote(name: string): Promise<ReplaceNote | undefined>;
   writeReplaceNote(note: ReplaceNote): Promise<void>;
   clearReplaceNote(name: string): Promise<void>;
+  /**
+   * Starts the member on its own data with `--force-new-cluster` (quorum loss: it becomes a
+   * one-member cluster keeping its data); the caller stops it and starts it normally afterwards.
+   */
+  startForceNewCluster(name: string): Promise<void>;
+  /** Starts a stopped member on its own data, as it was (no membership flags matter then). */
+  startOnData(name: string): Promise<void>;
+  readRecoverNote(): Promise<RecoverNote | undefined>;
+  writeRecoverNote(note: RecoverNote): Promise<void>;
+  clearRecoverNote(): Promise<void>;
 }

@@ -9,7 +9,13 @@ import path from 'node:path';
 import type { Spec } from '../../config/spec.js';
 import { StewardError } from '../../errors.js';
 import type { EtcdBinaries } from '../etcd-binaries.js';
-import type { DataDirState, HostedMember, MembershipHost, ReplaceNote } from '../membership-host.js';
+import type {
+  DataDirState,
+  HostedMember,
+  MembershipHost,
+  RecoverNote,
+  ReplaceNote,
+} from '../membership-host.js';
 import {
   clientUrl,
   isMemberProcess,
@@ -24,6 +30,8 @@ import { freePorts, portInUse } from './ports.js';
 import { readState, writeState, type LocalClusterState, type LocalMemberState } from './state.js';
 
 const NOTE_FILE = 'replace.json';
+/** `DATA_DIR.recover.json`: the note of a `recover` in progress. */
+export const RECOVER_NOTE_SUFFIX = 'recover.json';
 
 /** What a member's data dir holds: etcd data (files in its `member` folder), nothing, or no folder. */
 export async function dataDirState(memberDataDir: string): Promise<DataDirState> {
@@ -124,6 +132,27 @@ export class LocalMembershipHost implements MembershipHost {
   }
 
   async startJoining(name: string, initialCluster: string): Promise<void> {
+    await this.spawnWith(name, (state, member) => joiningArgs(this.spec, state, member, initialCluster));
+  }
+
+  async startForceNewCluster(name: string): Promise<void> {
+    await this.spawnWith(name, (state, member) => [
+      ...memberArgs(this.spec, state, member),
+      '--force-new-cluster',
+    ]);
+  }
+
+  async startOnData(name: string): Promise<void> {
+    if ((await dataDirState(memberPaths(this.spec.dataDir, name).dataDir)) !== 'present')
+      throw new StewardError(`member ${name} has no data to start on`);
+    await this.spawnWith(name, (state, member) => memberArgs(this.spec, state, member));
+  }
+
+  /** Starts the member's etcd with `args` (unless it runs), detached, and records its pid. */
+  private async spawnWith(
+    name: string,
+    args: (state: LocalClusterState, member: LocalMemberState) => string[],
+  ): Promise<void> {
     if (!this.binaries) throw new Error('LocalMembershipHost: starting a member needs the etcd binaries');
     const state = await this.state();
     const member = this.member(state, name);
@@ -140,11 +169,7 @@ export class LocalMembershipHost implements MembershipHost {
       }
     }
     await mkdir(paths.dir, { recursive: true });
-    const child = spawnMember(
-      this.binaries.etcd,
-      joiningArgs(this.spec, state, member, initialCluster),
-      paths.logFile,
-    );
+    const child = spawnMember(this.binaries.etcd, args(state, member), paths.logFile);
     child.once('error', () => undefined); // a binary that cannot start shows as a member not running
     child.unref(); // the member outlives this command, as after `up --detach`
     if (child.pid === undefined)
@@ -211,6 +236,31 @@ export class LocalMembershipHost implements MembershipHost {
 
   async clearReplaceNote(name: string): Promise<void> {
     await rm(this.notePath(name), { force: true });
+  }
+
+  async readRecoverNote(): Promise<RecoverNote | undefined> {
+    try {
+      return JSON.parse(await readFile(this.recoverNotePath(), 'utf8')) as RecoverNote;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async writeRecoverNote(note: RecoverNote): Promise<void> {
+    const file = this.recoverNotePath();
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(`${file}.tmp`, `${JSON.stringify(note, null, 2)}\n`);
+    await rename(`${file}.tmp`, file);
+  }
+
+  async clearRecoverNote(): Promise<void> {
+    await rm(this.recoverNotePath(), { force: true });
+  }
+
+  /** Beside the data dir, not in it: a restore moves the whole data dir aside and the note must stay. */
+  private recoverNotePath(): string {
+    return `${this.spec.dataDir.replace(/\/+$/, '')}.${RECOVER_NOTE_SUFFIX}`;
   }
 
   private notePath(name: string): string {
