@@ -6,7 +6,7 @@
 // three healthy voters holding every acknowledged write, with member lists that agree. With a
 // live quorum it refuses. On the main line a crash after chosen steps, then a rerun, finishes.
 import assert from 'node:assert/strict';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
@@ -16,6 +16,8 @@ import { parseEndpoint } from '../../etcd/endpoint.js';
 import { MemberClient } from '../../etcd/member-client.js';
 import { LocalMembershipHost } from '../../runtime/local/membership.js';
 import { openStorage } from '../../storage/open.js';
+import type { BackupStorage } from '../../storage/storage.js';
+import { startChangeLog } from '../pitr/changelog.js';
 import {
   Cleanup,
   binariesFor,
@@ -45,13 +47,15 @@ interface Setup {
   specFile: string;
   options: RecoverOptions;
   urls: Map<string, string>;
-  kill(names: readonly string[]): Promise<void>;
+  /** SIGKILLs the members and (unless `wipe` is false) removes their data dirs. */
+  kill(names: readonly string[], wipe?: boolean): Promise<void>;
 }
 
 async function setup(label: string, line: EtcdLine): Promise<Setup> {
   const dir = await tempDir(cleanup, label);
   const specFile = await writeSpec(dir, { etcd: { version: line }, backup: { storage: './backups' } });
   const up = await upDetached(cleanup, specFile);
+  await mkdir(path.join(dir, 'backups'));
   const spec = await loadSpecFile(specFile);
   const binaries = await binariesFor(line);
   const host = new LocalMembershipHost(spec, binaries);
@@ -69,7 +73,7 @@ async function setup(label: string, line: EtcdLine): Promise<Setup> {
       storage: await openStorage(spec.backup?.storage as string),
       timeoutMs: 60_000,
     },
-    async kill(names) {
+    async kill(names, wipe = true) {
       const state = JSON.parse(await readFile(path.join(dir, 'data', 'state.json'), 'utf8')) as {
         members: { name: string; pid: number | null }[];
       };
@@ -77,7 +81,7 @@ async function setup(label: string, line: EtcdLine): Promise<Setup> {
         const pid = state.members.find((m) => m.name === name)?.pid;
         if (pid) process.kill(pid, 'SIGKILL');
         while (await host.isRunning(name)) await sleep(20);
-        await rm(path.join(dir, 'data', name, 'data'), { recursive: true, force: true });
+        if (wipe) await rm(path.join(dir, 'data', name, 'data'), { recursive: true, force: true });
       }
     },
   };
@@ -200,6 +204,83 @@ describe('recover after quorum loss', () => {
     });
   }
 
+  it(`${mainLine}: the backup + change log is further than a lagging survivor: the plan picks it, --yes restores every write`, async () => {
+    const s = await setup('recover-backup', mainLine);
+    const log = await startChangeLog({
+      clusterName: 'etcd',
+      endpoints: [...s.urls.values()],
+      connection,
+      storage: s.options.storage as BackupStorage,
+      flushIntervalMs: 200,
+      segmentMaxBytes: 64 * 1024,
+      compression: 'gzip',
+    });
+    cleanup.add(() => log.stop());
+    const w = client(s.urls.get('etcd-0') as string);
+    for (let i = 0; i < 30; i += 1) await w.put(`/r/a/${i}`, `a${i}`);
+    const backup = await runCli(['--config', s.specFile, 'backup', 'create', '-o', 'json']);
+    assert.equal(backup.code, 0, backup.stderr);
+    for (let i = 0; i < 10; i += 1) await w.put(`/r/b/${i}`, `b${i}`);
+    // etcd-2 stops here, having applied everything so far: the survivor that lags.
+    const lagging = client(s.urls.get('etcd-2') as string);
+    const { raftIndex } = await w.status();
+    while ((await lagging.status()).raftAppliedIndex < raftIndex) await sleep(20);
+    const atKill = await keyMap(w);
+    const killRevision = (await w.get('/r/b/9'))[0]?.modRevision;
+    await s.kill(['etcd-2'], false);
+    for (let i = 0; i < 10; i += 1) await w.put(`/r/c/${i}`, `c${i}`);
+    await w.delete('/r/a/0');
+    const { revision } = await w.put('/r/a/1', 'changed');
+    const final = await keyMap(w);
+    const deadline = Date.now() + 60_000;
+    while (log.stats().lastFlushedRevision < revision) {
+      assert.ok(Date.now() < deadline, `change log stuck: ${JSON.stringify(log.stats())}`);
+      await sleep(50);
+    }
+    await log.stop();
+    await s.kill(['etcd-0', 'etcd-1']);
+
+    const planned = await recoverCluster(s.options);
+    const plan = planned.plan;
+    assert.ok(plan && !planned.executed);
+    assert.equal(plan.chosen.source.name, 'backup', plan.reason);
+    assert.equal(plan.chosen.source.revision, revision);
+    const survivor = plan.options.find((o) => o.source.name === 'etcd-2');
+    const loss = survivor?.losses.find((l) => l.against === 'backup');
+    assert.ok(survivor && killRevision);
+    assert.equal(survivor.source.revision, killRevision);
+    assert.deepEqual(
+      {
+        revisions: loss?.revisions,
+        missing: loss?.missing,
+        older: loss?.older,
+        resurrected: loss?.resurrected,
+      },
+      { revisions: revision - killRevision, ...expectedLoss(atKill, final) },
+    );
+    assert.ok(
+      plan.chosen.losses.every((l) => l.keys === 0),
+      'the backup + log loses nothing',
+    );
+
+    const report = await recoverCluster({ ...s.options, yes: true });
+    assert.deepEqual(
+      report.steps.map((x) => [x.step, x.outcome]),
+      [
+        ['note', 'done'],
+        ['stop-all', 'skipped'],
+        ['restore', 'done'],
+        ['check-members', 'done'],
+        ['clear-note', 'done'],
+      ],
+    );
+    await checkWhole(s, report, final);
+    // The lagging survivor's data was moved aside with the old data dir, not deleted.
+    const aside = (await readdir(s.dir)).filter((e) => e.startsWith('data.replaced-'));
+    assert.equal(aside.length, 1);
+    assert.ok((await readdir(path.join(s.dir, aside[0] as string, 'etcd-2', 'data'))).includes('member'));
+  });
+
   it(`${mainLine}: refused while a quorum is reachable`, async () => {
     const s = await setup('recover-refused', mainLine);
     await s.kill(['etcd-2']);
@@ -208,6 +289,16 @@ describe('recover after quorum loss', () => {
     assert.match(r.stderr, /still has a quorum: .*etcd-0.*serve/);
     assert.match(r.stderr, /member replace/);
     assert.equal(await s.options.host.readRecoverNote(), undefined, 'nothing noted');
+  });
+
+  it('kubernetes: refused with the manual path named', async () => {
+    const dir = await tempDir(cleanup, 'recover-k8s');
+    const specFile = await writeSpec(dir, { runtime: 'kubernetes' });
+    const r = await runCli(['--config', specFile, 'recover']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /the kubernetes runtime cannot recover from quorum loss/);
+    assert.match(r.stderr, /restore latest --runtime kubernetes --apply/);
+    assert.match(r.stderr, /--force-new-cluster/);
   });
 
   it(`${mainLine}: a crash after a step, then a rerun, finishes the job`, async () => {
