@@ -6,7 +6,8 @@
  * Rows: `status` on the empty cluster; then a GreptimeDB-shaped database of BENCH_DB_MIB
  * (default 1024) is written, and `backup create` (file, gzip, S3 on MinIO), its peak RSS and the
  * offline reader are measured against etcdctl/etcdutl on it. Everything started is stopped and
- * every temp dir removed, also on failure and on Ctrl-C.
+ * every temp dir removed, also on failure and on Ctrl-C. `recover` (quorum loss) runs on
+ * clusters of its own (recover.ts), BENCH_RECOVER_KEYS keys (default 2000).
  */
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -58,7 +59,7 @@ const loadRate = Number(process.env['BENCH_LOAD_RATE'] ?? 40);
 const loadDeadlineMs = Number(process.env['BENCH_LOAD_DEADLINE_MS'] ?? 5000);
 const IN_FLIGHT = 128;
 /**
- * BENCH_ONLY=restore,defrag runs only those groups of rows (status, agent, backup, restore, defrag, pitr);
+ * BENCH_ONLY=restore,defrag runs only those groups of rows (status, agent, backup, restore, defrag, recover, pitr);
  * unset: all of them. The data load runs whenever a group after status is chosen.
  */
 const only = new Set((process.env['BENCH_ONLY'] ?? '').split(',').filter(Boolean));
@@ -245,6 +246,20 @@ async function main(): Promise<void> {
         const theirs = await measurePhase(dctx, clients, 'etcdctl defrag --cluster', () => runEtcdctl(dctx));
         rows.push(...defragRows(idle, ours, theirs, dctx));
       }
+    }
+    if (want('recover')) {
+      const { benchRecover } = await import('./recover.js');
+      rows.push(
+        await benchRecover({
+          binaries,
+          cli: build.cli,
+          dir,
+          keys: Number(process.env['BENCH_RECOVER_KEYS'] ?? 2000),
+          env: process.env,
+          cleanup,
+          log,
+        }),
+      );
     }
     // Point-in-time restore (its own cluster and agent); figures also in bench-results/pitr.json.
     if (want('pitr')) log(`pitr: ${JSON.stringify(await (await import('./pitr.js')).benchPitr())}`);
