@@ -110,13 +110,24 @@ async function byHand(ctx: RecoverBenchContext, lost: Lost): Promise<number> {
   await host.startForceNewCluster(survivor.name);
   await healthyWithKeys([survivor.clientUrl], 0);
   for (const member of others) {
-    const { stdout } = await exec(ctx.binaries.etcdctl, [
-      `--endpoints=${survivor.clientUrl}`,
-      'member',
-      'add',
-      member.name,
-      `--peer-urls=${member.peerUrl}`,
-    ]);
+    // etcd refuses an add ("unhealthy cluster") until its leader has been connected to every
+    // voter for 5 s: an operator runs the command again, as this loop does every 0.5 s.
+    let stdout: string;
+    for (;;) {
+      try {
+        ({ stdout } = await exec(ctx.binaries.etcdctl, [
+          `--endpoints=${survivor.clientUrl}`,
+          'member',
+          'add',
+          member.name,
+          `--peer-urls=${member.peerUrl}`,
+        ]));
+        break;
+      } catch (error) {
+        if (!/unhealthy cluster/.test(String((error as { stderr?: string }).stderr))) throw error;
+        await sleep(500);
+      }
+    }
     const initialCluster = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(stdout)?.[1];
     if (!initialCluster) throw new Error(`etcdctl member add said: ${stdout}`);
     await host.startJoining(member.name, initialCluster);
