@@ -2,7 +2,8 @@
  * The auth bootstrap Job, run as its pod would run it: its rendered arguments and environment
  * (the Secret's password in the variable the Job names), the agent ConfigMap's spec as the
  * config file, against real local etcd members — twice (the second run finds auth on and only
- * proves the password) — after which the cluster refuses unauthenticated requests. The only
+ * proves the password) — after which the cluster refuses unauthenticated requests. The first
+ * run finds root already there (an earlier run stopped half-way) and gives it the Secret's password. The only
  * change: the ConfigMap's endpoints are the members' DNS names in a cluster, so the test points
  * them at the local members.
  */
@@ -93,8 +94,9 @@ describe('auth bootstrap Job against real etcd members', () => {
       const configFile = path.join(dir, 'steward.yaml.in-pod');
       await writeFile(configFile, stringify({ ...agentSpec, endpoints: up.endpoints }));
 
-      // Before: anyone may write.
+      // Before: anyone may write. A run that stopped half-way left root with another password.
       await etcdctl(binaries, up.endpoints, ['put', '/open', 'yes']);
+      await etcdctl(binaries, up.endpoints, ['user', 'add', 'root:left-by-an-earlier-run']);
 
       const first = await runJob(container, configFile, dir, PASSWORD);
       assert.equal(first.code, 0, first.stderr);
