@@ -94,7 +94,11 @@ async function authEnabled(client: MemberClient): Promise<boolean> {
 
 /** Authenticates as root with the password: the Secret's password is the one etcd holds. */
 async function proveRoot(endpoint: Endpoint, options: AuthBootstrapOptions): Promise<void> {
-  const client = new MemberClient(endpoint, { ...options.connection, user: 'root', password: options.password });
+  const client = new MemberClient(endpoint, {
+    ...options.connection,
+    user: 'root',
+    password: options.password,
+  });
   try {
     await client.status();
   } catch (error) {

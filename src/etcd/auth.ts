@@ -22,7 +22,8 @@ export class AuthService {
     try {
       await this.channel.unary('Auth', 'userAdd', { name: 'root', password });
     } catch (error) {
-      if (!(error instanceof MemberRequestError) || !/user name already exists/i.test(error.message)) throw error;
+      if (!(error instanceof MemberRequestError) || !/user name already exists/i.test(error.message))
+        throw error;
       await this.channel.unary('Auth', 'userChangePassword', { name: 'root', password });
     }
     await this.channel.unary('Auth', 'userGrantRole', { user: 'root', role: 'root' });

@@ -17,9 +17,12 @@ export async function authEnableCommand(options: AuthEnableOptions): Promise<num
   const { spec, endpoints, runtime } = await clusterTarget(options);
   const auth = spec?.auth;
   if (!auth) {
-    throw new InputError('auth enable needs the spec’s auth section: it holds where root’s password comes from', {
-      hint: 'add auth: { user: root, passwordEnv: ETCD_ROOT_PASSWORD } to the spec and set that variable',
-    });
+    throw new InputError(
+      'auth enable needs the spec’s auth section: it holds where root’s password comes from',
+      {
+        hint: 'add auth: { user: root, passwordEnv: ETCD_ROOT_PASSWORD } to the spec and set that variable',
+      },
+    );
   }
   if (auth.user !== 'root') {
     throw new InputError(`auth.user is '${auth.user}': auth enable sets up root only`, {
