@@ -52,6 +52,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   ],
   'import bitnami': ['etcd-steward import bitnami values.yaml --out steward.yaml'],
   apply: ['etcd-steward apply --dry-run=server', 'etcd-steward apply --wait'],
+  'auth enable': ['etcd-steward auth enable --config steward.yaml --wait 10m'],
   'greptimedb repoint': [
     'etcd-steward greptimedb repoint greptimedb.default --endpoints http://etcd-0.etcd:2379',
   ],

@@ -20,6 +20,7 @@ import { buildServeCommand } from './commands/serve.command.js';
 import { buildRenderCommand } from './commands/render.command.js';
 import { buildImportCommand } from './commands/import.command.js';
 import { buildApplyCommand } from './commands/apply.command.js';
+import { buildAuthCommand } from './commands/auth.command.js';
 import { buildGreptimedbCommand } from './commands/greptimedb.command.js';
 import { buildInstallEtcdCommand } from './commands/install-etcd.command.js';
 import { buildMemberCommand } from './commands/member.command.js';
@@ -80,6 +81,7 @@ export function buildProgram(exit: ExitCode): Command {
   program.addCommand(buildServeCommand(exit));
   program.addCommand(buildRenderCommand(exit));
   program.addCommand(buildImportCommand(exit));
+  program.addCommand(buildAuthCommand(exit));
   program.addCommand(buildApplyCommand(exit));
   program.addCommand(buildGreptimedbCommand(exit));
   program.addCommand(buildInstallEtcdCommand(exit));

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify } from 'yaml';
 import { renderKubernetes } from '../runtime/kubernetes/render.js';
 import { validateObject } from '../runtime/kubernetes/render-schemas.js';
+import { InputError } from '../errors.js';
 import { Cleanup, runCli, tempDir } from '../testing/harness.js';
 import { importBitnami, mergeValues } from './import-bitnami.js';
 import { parseSpec } from './load.js';
@@ -76,7 +77,22 @@ describe('import bitnami', () => {
       ...IMAGE_WARNINGS,
       /^disasterRecovery\.pvc\.existingClaim: .* is a placeholder/,
     ]);
-    assertUsable(spec);
+    // The placeholder never reaches a manifest: render refuses it, naming the field.
+    assert.throws(
+      () => renderKubernetes(parseSpec(stringify(spec), undefined)),
+      (error: unknown) => {
+        assert.ok(error instanceof InputError);
+        assert.match(
+          error.message,
+          /^kubernetes\.backup\.pvc\.existingClaim is '\$\{YOUR_NFS_PVC_NAME_HERE\}', a placeholder/,
+        );
+        assert.match(error.hint ?? '', /kubernetes\.backup\.pvc\.existingClaim/);
+        return true;
+      },
+    );
+    const claim = structuredClone(spec) as { kubernetes: { backup: { pvc: { existingClaim: string } } } };
+    claim.kubernetes.backup.pvc.existingClaim = 'nfs-etcd-backups';
+    assertUsable(claim);
   });
 
   it('etcd-restore.yaml (startFromSnapshot → a warning that says to restore instead)', async () => {

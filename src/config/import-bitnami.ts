@@ -448,7 +448,7 @@ function mapDisasterRecovery(m: Mapper, dr: unknown): void {
     if (placeholder(pvc['existingClaim'])) {
       m.warn(
         'disasterRecovery.pvc.existingClaim',
-        `'${pvc['existingClaim']}' is a placeholder: put the name of your NFS claim in kubernetes.backup.pvc.existingClaim`,
+        `'${pvc['existingClaim']}' is a placeholder: put the name of your NFS claim (ReadWriteMany) in kubernetes.backup.pvc.existingClaim — render and apply refuse the spec until then`,
       );
     }
   } else {

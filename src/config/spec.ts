@@ -239,6 +239,30 @@ const dnsLabel = z
 /** runtime: kubernetes — what `render kubernetes` puts in the manifests. Secrets are only named, never held. */
 const kubernetes = z.strictObject({
   namespace: dnsLabel.default('default'),
+  /** The cluster's DNS domain (the kubelet's --cluster-domain), in the members' DNS names. */
+  clusterDomain: z
+    .string()
+    .regex(
+      /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+      'must be a DNS name, e.g. cluster.local',
+    )
+    .default('cluster.local'),
+  /** PriorityClass of the etcd pods (e.g. system-cluster-critical, or one of your own). */
+  priorityClassName: z.string().min(1).optional(),
+  /** Spread members across zones (topology.kubernetes.io/zone): soft prefers it, hard requires it. */
+  zoneSpread: z.enum(['soft', 'hard', 'none']).default('soft'),
+  /** Annotations on the ServiceAccounts: cloud identities (S3 without static keys), e.g. eks.amazonaws.com/role-arn. */
+  serviceAccountAnnotations: z.record(z.string(), z.string()).default({}),
+  /** A NetworkPolicy for the etcd pods: peers, etcd-steward's pods, and clients of the namespaces named here. */
+  networkPolicy: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Namespaces whose pods may reach the client port (the etcd namespace and greptimedb.namespace always may). */
+      clientNamespaces: z.array(dnsLabel).default([]),
+      /** Namespaces that may scrape the metrics port (empty: any namespace; it serves /metrics and health only). */
+      metricsNamespaces: z.array(dnsLabel).default([]),
+    })
+    .prefault({}),
   /** The etcd image; default: the official image of etcd.version's line (gcr.io/etcd-development/etcd). */
   image: z.string().min(1).optional(),
   imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
@@ -280,9 +304,10 @@ const kubernetes = z.strictObject({
           existingClaim: z.string().min(1).optional(),
           size: size.default(16 * 2 ** 30),
           storageClass: z.string().min(1).optional(),
+          /** Shared by the agent, CronJobs and restore pods on different nodes: ReadWriteMany. */
           accessModes: z
             .array(z.enum(['ReadWriteOnce', 'ReadWriteMany', 'ReadWriteOncePod']))
-            .default(['ReadWriteOnce']),
+            .default(['ReadWriteMany']),
         })
         .optional(),
       /** S3 storage: a Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN). */
@@ -298,6 +323,10 @@ const kubernetes = z.strictObject({
     .strictObject({
       successfulJobsHistoryLimit: z.number().int().min(0).default(3),
       failedJobsHistoryLimit: z.number().int().min(0).default(1),
+      /** A run that takes longer is stopped (and fails), so a hung run cannot block the next ones. */
+      activeDeadlineSeconds: z.number().int().min(60).default(3600),
+      /** A run that could not start within this many seconds of its time is skipped, not run late. */
+      startingDeadlineSeconds: z.number().int().min(10).default(300),
     })
     .prefault({}),
   /** prometheus-operator objects: labels your Prometheus selects (e.g. release: prometheus). */

@@ -58,8 +58,10 @@ async function objectsToApply(options: ApplyCommandOptions): Promise<KubeObject[
   if (options.filename !== undefined) return readManifests(options.filename);
   const spec = await loadSpec(options, true);
   if (!spec) return [];
-  const { renderKubernetes } = await import('../../runtime/kubernetes/render.js');
-  return renderKubernetes(spec);
+  const { kubernetesWarnings, renderKubernetes } = await import('../../runtime/kubernetes/render.js');
+  const objects = renderKubernetes(spec);
+  for (const warning of kubernetesWarnings(spec)) progress(options.output, `warning: ${warning}`);
+  return objects;
 }
 
 /** Every object of a YAML stream (a file, or `-` for stdin); lists (kind: List) are unpacked. */

@@ -5,7 +5,12 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { renderKubernetes, toFiles, toYamlStream } from '../../runtime/kubernetes/render.js';
+import {
+  kubernetesWarnings,
+  renderKubernetes,
+  toFiles,
+  toYamlStream,
+} from '../../runtime/kubernetes/render.js';
 import { loadSpec, type GlobalOptions } from '../context.js';
 
 export interface RenderKubernetesOptions extends GlobalOptions {
@@ -18,6 +23,7 @@ export async function renderKubernetesCommand(options: RenderKubernetesOptions):
   const spec = await loadSpec(options, true);
   if (!spec) return 2;
   const objects = renderKubernetes(spec);
+  for (const warning of kubernetesWarnings(spec)) process.stderr.write(`warning: ${warning}\n`);
   if (options.outputDir === undefined) {
     if (options.outputFile !== undefined) await writeFile(options.outputFile, toYamlStream(objects));
     else process.stdout.write(toYamlStream(objects));

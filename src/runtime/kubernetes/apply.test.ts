@@ -171,6 +171,8 @@ const PLURALS: Record<string, string> = {
   ServiceMonitor: 'servicemonitors',
   PrometheusRule: 'prometheusrules',
   CronJob: 'cronjobs',
+  Job: 'jobs',
+  NetworkPolicy: 'networkpolicies',
   PersistentVolumeClaim: 'persistentvolumeclaims',
   Secret: 'secrets',
 };
@@ -270,8 +272,15 @@ describe('apply against a real kube-apiserver', { skip }, () => {
 runtime: kubernetes
 members: 3
 backup: { storage: /backups, schedule: "*/30 * * * *" }
+defrag: { schedule: "0 3 * * *" }
+auth: { user: root, passwordEnv: ETCD_ROOT_PASSWORD }
+greptimedb: { cluster: greptimedb, namespace: steward-greptime }
 kubernetes:
   namespace: steward-rendered
+  authSecret: etcd-auth
+  priorityClassName: system-cluster-critical
+  serviceAccountAnnotations: { eks.amazonaws.com/role-arn: "arn:aws:iam::1:role/backups" }
+  networkPolicy: { clientNamespaces: [apps], metricsNamespaces: [monitoring] }
   storageSize: 8GiB
   podAntiAffinity: hard
   tolerations: [{ key: dedicated, operator: Equal, value: etcd, effect: NoSchedule }]
@@ -291,7 +300,16 @@ ${extra}`,
     for (const schedules of ['agent', 'cronjobs']) {
       const objects = spec(`  schedules: ${schedules}\n`);
       const kinds = new Set(objects.map((o) => o.kind));
-      for (const kind of ['StatefulSet', 'Service', 'PodDisruptionBudget', 'ConfigMap', 'PodMonitor'])
+      for (const kind of [
+        'StatefulSet',
+        'Service',
+        'PodDisruptionBudget',
+        'ConfigMap',
+        'PodMonitor',
+        'NetworkPolicy',
+        'Job',
+        ...(schedules === 'cronjobs' ? ['CronJob'] : []),
+      ])
         assert.ok(kinds.has(kind), `${kind} rendered`);
       const first = await applyObjects(objects, { kubeconfig: api.kubeconfig });
       assert.ok(first.objects.length === objects.length);

@@ -4,6 +4,7 @@
  * metrics, least-privilege RBAC, the backup PVC when asked, and — with `schedules: cronjobs` —
  * CronJobs that run `backup create` and `defrag` instead of the agent's schedules.
  */
+import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import type { Spec } from '../../config/spec.js';
 import { goDuration } from './render-etcd.js';
@@ -68,7 +69,9 @@ export function agentSpec(spec: Spec, names: ClusterNames): Record<string, unkno
     name: spec.name,
     runtime: 'external',
     members: spec.members,
-    endpoints: names.clientUrls(),
+    // Relative names resolve in whatever namespace the pod runs (a kustomize overlay may move it);
+    // with client TLS the certificates name the full DNS names, so those are used.
+    endpoints: names.clientTls ? names.outside().clientUrls() : names.relativeClientUrls(),
     etcd: {
       version: e.version,
       quotaBackendBytes: e.quotaBackendBytes,
@@ -143,7 +146,7 @@ export function agentSpec(spec: Spec, names: ClusterNames): Record<string, unkno
 export function stewardPodParts(
   spec: Spec,
   names: ClusterNames,
-  options: { config: boolean; token: boolean },
+  options: { config: boolean; token: boolean; backups?: boolean },
 ): {
   env: Record<string, unknown>[];
   envFrom: Record<string, unknown>[];
@@ -193,7 +196,7 @@ export function stewardPodParts(
     });
     mounts.push({ name: 'steward-tls', mountPath: AGENT_PATHS.tlsDir, readOnly: true });
   }
-  const claim = backupClaim(spec, names);
+  const claim = options.backups === false ? undefined : backupClaim(spec, names);
   if (claim) {
     volumes.push({ name: 'backups', persistentVolumeClaim: { claimName: claim } });
     mounts.push({ name: 'backups', mountPath: AGENT_PATHS.backupDir });
@@ -219,7 +222,8 @@ export function agentImage(spec: Spec): string {
   return kubernetesSettings(spec).agentImage ?? defaultAgentImage();
 }
 
-function podExtras(spec: Spec): Record<string, unknown> {
+/** Tolerations, node selector and pull secrets of every etcd-steward pod. */
+export function podExtras(spec: Spec): Record<string, unknown> {
   const k = kubernetesSettings(spec);
   return {
     ...(k.tolerations.length > 0 ? { tolerations: k.tolerations } : {}),
@@ -232,13 +236,17 @@ function podExtras(spec: Spec): Record<string, unknown> {
 
 /** ServiceAccount, Role and RoleBinding: read pods and StatefulSets here; patch only the named GreptimeDBCluster. */
 export function renderRbac(spec: Spec, names: ClusterNames): KubeObject[] {
+  const k = kubernetesSettings(spec);
   const labels = { ...commonLabels(spec, 'agent'), 'app.kubernetes.io/name': 'etcd-steward' };
   const subject = { kind: 'ServiceAccount', name: names.agent, namespace: names.namespace };
+  // Cloud identities (IRSA, GKE/Azure workload identity) hang off these annotations: S3 without keys.
+  const annotations =
+    Object.keys(k.serviceAccountAnnotations).length > 0 ? { annotations: k.serviceAccountAnnotations } : {};
   const objects: KubeObject[] = [
     {
       apiVersion: 'v1',
       kind: 'ServiceAccount',
-      metadata: { name: names.agent, namespace: names.namespace, labels },
+      metadata: { name: names.agent, namespace: names.namespace, labels, ...annotations },
       automountServiceAccountToken: true,
     },
     {
@@ -263,6 +271,15 @@ export function renderRbac(spec: Spec, names: ClusterNames): KubeObject[] {
       subjects: [subject],
     },
   ];
+  if (needsJobsAccount(spec)) {
+    // The CronJobs and the auth Job need etcd and the backup storage, never the Kubernetes API.
+    objects.push({
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: names.jobs, namespace: names.namespace, labels, ...annotations },
+      automountServiceAccountToken: false,
+    });
+  }
   const g = spec.greptimedb;
   if (g) {
     const name = `${names.agent}-greptimedb`;
@@ -291,6 +308,14 @@ export function renderRbac(spec: Spec, names: ClusterNames): KubeObject[] {
     );
   }
   return objects;
+}
+
+/** Whether a CronJob or the auth Job runs, and so their ServiceAccount is rendered. */
+function needsJobsAccount(spec: Spec): boolean {
+  const k = kubernetesSettings(spec);
+  const cronJobs =
+    k.schedules === 'cronjobs' && (spec.backup?.schedule ?? spec.defrag.schedule) !== undefined;
+  return cronJobs || spec.auth !== undefined;
 }
 
 /** The agent's spec as a ConfigMap. */
@@ -333,10 +358,17 @@ export function renderBackupClaim(spec: Spec, names: ClusterNames): KubeObject[]
   ];
 }
 
+/** Pod annotation holding the SHA-256 of the agent's ConfigMap data. */
+export const CONFIG_CHECKSUM = 'etcd-steward.io/config-sha256';
+
 /** The agent: one replica (one scheduler), `etcd-steward serve`, and a Service for its API and /metrics. */
-export function renderAgent(spec: Spec, names: ClusterNames): KubeObject[] {
+export function renderAgent(spec: Spec, names: ClusterNames, config: KubeObject): KubeObject[] {
   const k = kubernetesSettings(spec);
   const parts = stewardPodParts(spec, names, { config: true, token: true });
+  // A changed ConfigMap changes the pod template, so the agent restarts with the new spec.
+  const checksum = createHash('sha256')
+    .update(JSON.stringify(config['data'] ?? {}))
+    .digest('hex');
   const labels = { ...commonLabels(spec, 'agent'), ...names.agentSelector() };
   return [
     {
@@ -349,7 +381,7 @@ export function renderAgent(spec: Spec, names: ClusterNames): KubeObject[] {
         strategy: { type: 'Recreate' },
         selector: { matchLabels: names.agentSelector() },
         template: {
-          metadata: { labels },
+          metadata: { labels, annotations: { [CONFIG_CHECKSUM]: checksum } },
           spec: {
             serviceAccountName: names.agent,
             securityContext: STEWARD_POD_SECURITY,
@@ -386,11 +418,46 @@ export function renderAgent(spec: Spec, names: ClusterNames): KubeObject[] {
       metadata: { name: names.agent, namespace: names.namespace, labels },
       spec: {
         type: 'ClusterIP',
-        selector: names.agentSelector(),
+        // The component keeps CronJob and auth Job pods (same name labels) out of the endpoints.
+        selector: { ...names.agentSelector(), 'app.kubernetes.io/component': 'agent' },
         ports: [{ name: 'http', port: AGENT_PORT, targetPort: 'http' }],
       },
     },
   ];
+}
+
+/**
+ * The pod of a run-to-completion etcd-steward Job (CronJob runs, the auth bootstrap): the jobs
+ * ServiceAccount without an API token, the spec ConfigMap, credentials, and the backup volume
+ * unless `backups: false`.
+ */
+export function stewardJobPod(
+  spec: Spec,
+  names: ClusterNames,
+  options: { container: string; args: string[]; backups?: boolean },
+): Record<string, unknown> {
+  const k = kubernetesSettings(spec);
+  const parts = stewardPodParts(spec, names, { config: true, token: false, backups: options.backups });
+  return {
+    restartPolicy: 'Never',
+    serviceAccountName: names.jobs,
+    automountServiceAccountToken: false,
+    securityContext: STEWARD_POD_SECURITY,
+    containers: [
+      {
+        name: options.container,
+        image: agentImage(spec),
+        imagePullPolicy: k.imagePullPolicy,
+        args: options.args,
+        env: parts.env,
+        ...(parts.envFrom.length > 0 ? { envFrom: parts.envFrom } : {}),
+        securityContext: STEWARD_CONTAINER_SECURITY,
+        volumeMounts: parts.mounts,
+      },
+    ],
+    volumes: parts.volumes,
+    ...podExtras(spec),
+  };
 }
 
 /** With `schedules: cronjobs`: backup and defrag as CronJobs (never two runs at once). */
@@ -420,7 +487,6 @@ export function renderCronJobs(spec: Spec, names: ClusterNames): KubeObject[] {
       ],
     });
   }
-  const parts = stewardPodParts(spec, names, { config: true, token: false });
   return jobs.map((job) => {
     const labels = { ...commonLabels(spec, 'cronjob'), 'app.kubernetes.io/name': 'etcd-steward' };
     return {
@@ -430,33 +496,19 @@ export function renderCronJobs(spec: Spec, names: ClusterNames): KubeObject[] {
       spec: {
         schedule: job.schedule,
         concurrencyPolicy: 'Forbid',
+        // A run missed by more than this (controller down, cluster busy) is skipped, not run late.
+        startingDeadlineSeconds: k.cronJobs.startingDeadlineSeconds,
         successfulJobsHistoryLimit: k.cronJobs.successfulJobsHistoryLimit,
         failedJobsHistoryLimit: k.cronJobs.failedJobsHistoryLimit,
         jobTemplate: {
           spec: {
             // A failed run is reported (exit 1, failed Job) rather than retried blindly.
             backoffLimit: 0,
+            // A hung run is stopped, so the next scheduled one is not blocked by Forbid forever.
+            activeDeadlineSeconds: k.cronJobs.activeDeadlineSeconds,
             template: {
               metadata: { labels },
-              spec: {
-                restartPolicy: 'Never',
-                serviceAccountName: names.agent,
-                securityContext: STEWARD_POD_SECURITY,
-                containers: [
-                  {
-                    name: 'steward',
-                    image: agentImage(spec),
-                    imagePullPolicy: k.imagePullPolicy,
-                    args: job.args,
-                    env: parts.env,
-                    ...(parts.envFrom.length > 0 ? { envFrom: parts.envFrom } : {}),
-                    securityContext: STEWARD_CONTAINER_SECURITY,
-                    volumeMounts: parts.mounts,
-                  },
-                ],
-                volumes: parts.volumes,
-                ...podExtras(spec),
-              },
+              spec: stewardJobPod(spec, names, { container: 'steward', args: job.args }),
             },
           },
         },

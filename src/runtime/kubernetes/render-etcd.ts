@@ -5,10 +5,12 @@
  */
 import { etcdSettingsFlags } from '../../config/etcd-flags.js';
 import type { Spec } from '../../config/spec.js';
+import { etcdPodPolicy } from './render-etcd-pod.js';
 import { defaultEtcdImage, DEFAULT_ETCD_VERSIONS, ETCD_PATHS, ETCD_UID } from './render-images.js';
 import {
   commonLabels,
   kubernetesSettings,
+  POD_NAMESPACE_ENV,
   quantity,
   type ClusterNames,
   type KubeObject,
@@ -100,7 +102,7 @@ export function renderStatefulSet(spec: Spec, names: ClusterNames, options: Stat
   const probes = probePaths(imageVersion(spec, image));
   const clientScheme = names.clientTls ? 'https' : 'http';
   const peerScheme = names.peerTls ? 'https' : 'http';
-  const host = `$(POD_NAME).${names.headless}.${names.namespace}.svc.${names.clusterDomain}`;
+  const host = names.memberHost('$(POD_NAME)');
   const args = [
     '--name=$(POD_NAME)',
     `--data-dir=${ETCD_PATHS.dataDir}`,
@@ -162,7 +164,10 @@ export function renderStatefulSet(spec: Spec, names: ClusterNames, options: Stat
         imagePullPolicy: k.imagePullPolicy,
         command: [ETCD_PATHS.binary],
         args,
-        env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+        env: [
+          { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+          POD_NAMESPACE_ENV,
+        ],
         ports: [
           { name: 'client', containerPort: 2379 },
           { name: 'peer', containerPort: 2380 },
@@ -184,6 +189,7 @@ export function renderStatefulSet(spec: Spec, names: ClusterNames, options: Stat
     ...(volumes.length > 0 ? { volumes } : {}),
     // A member gets time to hand over leadership and close its files.
     terminationGracePeriodSeconds: 30,
+    ...etcdPodPolicy(spec, names),
   };
   const aff = affinity(spec, names);
   if (aff) podSpec['affinity'] = aff;

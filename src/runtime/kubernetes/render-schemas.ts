@@ -12,6 +12,7 @@ import {
 } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { CronJob, Job } from 'kubernetes-models/batch/v1';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
@@ -34,6 +35,7 @@ const VALIDATORS: Record<string, Validator> = {
   'apps/v1/StatefulSet': model(StatefulSet),
   'batch/v1/CronJob': model(CronJob),
   'batch/v1/Job': model(Job),
+  'networking.k8s.io/v1/NetworkPolicy': model(NetworkPolicy),
   'policy/v1/PodDisruptionBudget': model(PodDisruptionBudget),
   'rbac.authorization.k8s.io/v1/Role': model(Role),
   'rbac.authorization.k8s.io/v1/RoleBinding': model(RoleBinding),

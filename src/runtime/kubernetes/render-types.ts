@@ -27,6 +27,10 @@ export function kubernetesSettings(spec: Spec): KubernetesSettings {
   return (
     spec.kubernetes ?? {
       namespace: 'default',
+      clusterDomain: 'cluster.local',
+      zoneSpread: 'soft',
+      serviceAccountAnnotations: {},
+      networkPolicy: { enabled: true, clientNamespaces: [], metricsNamespaces: [] },
       imagePullPolicy: 'IfNotPresent',
       imagePullSecrets: [],
       storageSize: 8 * 2 ** 30,
@@ -37,14 +41,35 @@ export function kubernetesSettings(spec: Spec): KubernetesSettings {
       serviceType: 'ClusterIP',
       labels: {},
       schedules: 'agent',
-      cronJobs: { successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 1 },
+      cronJobs: {
+        successfulJobsHistoryLimit: 3,
+        failedJobsHistoryLimit: 1,
+        activeDeadlineSeconds: 3600,
+        startingDeadlineSeconds: 300,
+      },
       monitoring: { enabled: true, labels: {}, interval: '30s', dashboard: true },
     }
   );
 }
 
+/**
+ * How a pod names its own namespace in its arguments: the kubelet expands `$(POD_NAMESPACE)` from
+ * the env variable POD_NAMESPACE_ENV gives, so manifests moved to another namespace (a kustomize
+ * overlay) still name the right members.
+ */
+export const POD_NAMESPACE_REF = '$(POD_NAMESPACE)';
+/** The env variable behind POD_NAMESPACE_REF (the downward API's metadata.namespace). */
+export const POD_NAMESPACE_ENV = {
+  name: 'POD_NAMESPACE',
+  valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } },
+} as const;
+
 /** Names of one etcd cluster's objects: StatefulSet `NAME`, Services `NAME` and `NAME-headless`. */
 export class ClusterNames {
+  /**
+   * @param hostNamespace the namespace as written into member DNS names: the real one for a
+   *   client outside the pods, POD_NAMESPACE_REF inside rendered pod arguments.
+   */
   constructor(
     readonly name: string,
     readonly namespace: string,
@@ -52,8 +77,14 @@ export class ClusterNames {
     readonly clientTls: boolean,
     readonly peerTls: boolean,
     readonly clusterDomain = 'cluster.local',
+    readonly hostNamespace = namespace,
   ) {}
 
+  /** The same names as a client outside the pods writes them (the real namespace in DNS names). */
+  outside(): ClusterNames {
+    const { name, namespace, members, clientTls, peerTls, clusterDomain } = this;
+    return new ClusterNames(name, namespace, members, clientTls, peerTls, clusterDomain);
+  }
   get headless(): string {
     return `${this.name}-headless`;
   }
@@ -63,11 +94,15 @@ export class ClusterNames {
   get agent(): string {
     return `${this.name}-steward`;
   }
+  /** The ServiceAccount of the CronJobs and the auth Job: no rights in the API at all. */
+  get jobs(): string {
+    return `${this.name}-steward-jobs`;
+  }
   memberName(index: number): string {
     return `${this.name}-${index}`;
   }
   memberHost(member: string): string {
-    return `${member}.${this.headless}.${this.namespace}.svc.${this.clusterDomain}`;
+    return `${member}.${this.headless}.${this.hostNamespace}.svc.${this.clusterDomain}`;
   }
   peerUrl(member: string): string {
     return `${this.peerTls ? 'https' : 'http'}://${this.memberHost(member)}:2380`;
@@ -88,13 +123,21 @@ export class ClusterNames {
   clientUrls(): string[] {
     return this.memberNames().map((m) => this.clientUrl(m));
   }
+  /**
+   * Every member's client URL relative to the namespace (`http://etcd-0.etcd-headless:2379`): what
+   * a pod in the same namespace resolves through its DNS search path, whatever the namespace is.
+   */
+  relativeClientUrls(): string[] {
+    const scheme = this.clientTls ? 'https' : 'http';
+    return this.memberNames().map((m) => `${scheme}://${m}.${this.headless}:2379`);
+  }
   /** The client Service's address, as GreptimeDB's metasrv wants it (host:port). */
   serviceAddress(): string {
     return `${this.client}.${this.namespace}.svc.${this.clusterDomain}:2379`;
   }
   /** The initial cluster token of a cluster created by `apply`. */
   token(): string {
-    return `${this.name}-${this.namespace}`;
+    return `${this.name}-${this.hostNamespace}`;
   }
   /** The initial cluster token of a cluster built from a snapshot (a new identity). */
   restoredToken(): string {
@@ -109,7 +152,7 @@ export class ClusterNames {
   }
 }
 
-/** The names of the spec's cluster. */
+/** The names of the spec's cluster, as a client outside its pods reaches it. */
 export function clusterNames(spec: Spec, name = spec.name): ClusterNames {
   const k = kubernetesSettings(spec);
   return new ClusterNames(
@@ -118,6 +161,21 @@ export function clusterNames(spec: Spec, name = spec.name): ClusterNames {
     spec.members,
     k.tls?.clientSecret !== undefined,
     k.tls?.peerSecret !== undefined,
+    k.clusterDomain,
+  );
+}
+
+/** The names of the spec's cluster as rendered pods write them: DNS names through POD_NAMESPACE_REF. */
+export function podClusterNames(spec: Spec, name = spec.name): ClusterNames {
+  const n = clusterNames(spec, name);
+  return new ClusterNames(
+    n.name,
+    n.namespace,
+    n.members,
+    n.clientTls,
+    n.peerTls,
+    n.clusterDomain,
+    POD_NAMESPACE_REF,
   );
 }
 

@@ -118,13 +118,14 @@ describe('render kubernetes', () => {
         'ConfigMap/etcd-steward-config',
         'Service/etcd-headless',
         'Service/etcd',
+        'NetworkPolicy/etcd',
         'StatefulSet/etcd',
         'PodDisruptionBudget/etcd',
         'Deployment/etcd-steward',
         'Service/etcd-steward',
         'PodMonitor/etcd',
         'ServiceMonitor/etcd-steward',
-        ...objects.slice(12).map((o) => `${o.kind}/${o.metadata.name}`),
+        ...objects.slice(13).map((o) => `${o.kind}/${o.metadata.name}`),
       ],
     );
     await matchSnapshot('default.yaml', toYamlStream(objects));
@@ -149,7 +150,7 @@ describe('render kubernetes', () => {
         [0, 1, 2, 3, 4]
           .map(
             (i) =>
-              `meta-etcd-${i}=https://meta-etcd-${i}.meta-etcd-headless.etcd-cluster.svc.cluster.local:2380`,
+              `meta-etcd-${i}=https://meta-etcd-${i}.meta-etcd-headless.$(POD_NAMESPACE).svc.cluster.local:2380`,
           )
           .join(','),
     );

@@ -1,7 +1,10 @@
 /**
  * `render kubernetes`: the whole cluster and its care as Kubernetes objects, in a stable order —
- * agent RBAC and config, backup PVC, Services, the etcd StatefulSet, its PodDisruptionBudget, the
- * agent, CronJobs (schedules: cronjobs), then the monitoring objects. Plain data: the CLI prints
+ * agent RBAC and config, backup PVC, Services, NetworkPolicy, the etcd StatefulSet, its
+ * PodDisruptionBudget, the agent, the auth bootstrap Job (with auth), CronJobs (schedules:
+ * cronjobs), then the monitoring objects. No object names its namespace outside metadata and
+ * RoleBinding subjects (pods name it through the downward API), so a kustomize namespace overlay
+ * moves it. Plain data: the CLI prints
  * it as YAML, `apply` sends it, tests validate it against the official schemas.
  */
 import { stringify } from 'yaml';
@@ -13,26 +16,32 @@ import {
   renderCronJobs,
   renderRbac,
 } from './render-agent.js';
+import { renderAuthBootstrap } from './render-auth.js';
+import { checkRenderableStorage, renderWarnings } from './render-checks.js';
 import { renderDisruptionBudget, renderServices, renderStatefulSet } from './render-etcd.js';
+import { renderNetworkPolicy } from './render-network.js';
 import { renderMonitoring, type MonitoringContent } from './render-monitoring.js';
 import { renderAlertRules } from '../../monitoring/alerts.js';
 import { renderGrafanaDashboard } from '../../monitoring/grafana.js';
-import { clusterNames, kubeInputError, kubernetesSettings, type KubeObject } from './render-types.js';
+import { kubeInputError, kubernetesSettings, podClusterNames, type KubeObject } from './render-types.js';
 
 export type { KubeObject } from './render-types.js';
 
 /** The spec's cluster as Kubernetes objects, in the order they are applied. */
 export function renderKubernetes(spec: Spec): KubeObject[] {
   checkRenderable(spec);
-  const names = clusterNames(spec);
+  const names = podClusterNames(spec);
+  const config = renderAgentConfig(spec, names);
   return [
     ...renderRbac(spec, names),
-    renderAgentConfig(spec, names),
+    config,
     ...renderBackupClaim(spec, names),
     ...renderServices(spec, names),
+    ...renderNetworkPolicy(spec, names),
     renderStatefulSet(spec, names, { token: names.token() }),
     renderDisruptionBudget(spec, names),
-    ...renderAgent(spec, names),
+    ...renderAgent(spec, names, config),
+    ...renderAuthBootstrap(spec, names),
     ...renderCronJobs(spec, names),
     ...renderMonitoring(spec, names, monitoringContent(spec)),
   ];
@@ -43,10 +52,11 @@ export function renderKubernetes(spec: Spec): KubeObject[] {
  * PodMonitor (`NAMESPACE/NAME`) and the ServiceMonitor (the agent Service's name) produce.
  */
 function monitoringContent(spec: Spec): MonitoringContent {
-  const names = clusterNames(spec);
+  const names = podClusterNames(spec);
   const k = kubernetesSettings(spec);
   const jobs = {
-    etcdJob: escapeRegex(`${names.namespace}/${names.name}`),
+    // prometheus-operator names the PodMonitor's job NAMESPACE/NAME; any namespace, so an overlay may move it.
+    etcdJob: `[^/]+/${escapeRegex(names.name)}`,
     stewardJob: escapeRegex(names.agent),
   };
   const interval = /^(\d+)s$/.exec(k.monitoring.interval)?.[1];
@@ -78,6 +88,12 @@ function checkRenderable(spec: Spec): void {
       'use kubernetes.tls.clientSecret, kubernetes.tls.peerSecret and kubernetes.tls.agentClientSecret instead',
     );
   }
+  checkRenderableStorage(spec);
+}
+
+/** What `render kubernetes` and `apply` print on stderr: risky choices that still render. */
+export function kubernetesWarnings(spec: Spec): string[] {
+  return renderWarnings(spec);
 }
 
 /** The objects as one YAML stream (`---` between documents), as `kubectl apply -f -` reads it. */
