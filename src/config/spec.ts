@@ -313,6 +313,8 @@ const kubernetes = z.strictObject({
         .optional(),
       /** S3 storage: a Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN). */
       s3CredentialsSecret: z.string().min(1).optional(),
+      /** Encrypted backups: the Secret (key `identity`) mounted into restore init containers only (default NAME-backup-identity). */
+      identitySecret: z.string().min(1).optional(),
     })
     .optional(),
   /** The etcd-steward image (agent, CronJobs, restore init container); see the Dockerfile. */

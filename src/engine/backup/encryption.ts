@@ -38,10 +38,8 @@ export interface KeySources {
   readonly env?: NodeJS.ProcessEnv | undefined;
 }
 
-/** Environment variables: an identity file's path, an identity itself, a passphrase. */
-export const IDENTITY_FILE_ENV = 'ETCD_STEWARD_AGE_IDENTITY_FILE';
-export const IDENTITY_ENV = 'ETCD_STEWARD_AGE_IDENTITY';
-export const PASSPHRASE_ENV = 'ETCD_STEWARD_BACKUP_PASSPHRASE';
+import { IDENTITY_ENV, IDENTITY_FILE_ENV, PASSPHRASE_ENV } from './encryption-record.js';
+export { IDENTITY_ENV, IDENTITY_FILE_ENV, PASSPHRASE_ENV } from './encryption-record.js';
 
 /** A scrypt work factor that keeps a passphrase-encrypted segment per second affordable (~32 MiB, ~0.1 s). */
 const SCRYPT_LOG_N = 15;
