@@ -24,7 +24,8 @@ export interface BuildCopy {
 
 export async function copyBuild(into: string): Promise<BuildCopy> {
   const bundleDir = path.join(ROOT, 'dist', 'bundle');
-  for (const entry of ['bin', 'proto', 'scripts', 'package.json']) {
+  // src: bundle.mjs type-checks and bundles the dashboard (src/web/client) from source.
+  for (const entry of ['bin', 'proto', 'scripts', 'src', 'package.json']) {
     await cp(path.join(ROOT, entry), path.join(into, entry), { recursive: true });
   }
   await cp(path.join(ROOT, 'dist'), path.join(into, 'dist'), {
