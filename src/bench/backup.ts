@@ -3,8 +3,9 @@
  * against `etcdctl snapshot save` from a follower, interleaved; the peak RSS of both; and, once,
  * where our time and memory go (phases measured in-process by phases.ts).
  */
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { generateIdentityFile } from '../engine/backup/encryption.js';
 import type { EtcdBinaries } from '../runtime/etcd-binaries.js';
 import { interleavedSamples, median, mib, seconds, type BenchRow } from './measure.js';
 import { cpuSummary, runMeasured, spread, type ProcessRun } from './rss.js';
@@ -46,11 +47,13 @@ export function runCreate(
   compression: 'none' | 'gzip',
   env: NodeJS.ProcessEnv = ctx.env,
   to = false,
+  config?: string,
 ): Promise<ProcessRun> {
   return runMeasured(
     process.execPath,
     [
       ctx.cli,
+      ...(config ? ['--config', config] : []),
       'backup',
       'create',
       '--endpoints',
@@ -73,6 +76,15 @@ export async function benchBackupToFile(ctx: BackupBenchContext): Promise<FileBa
   const gzipDir = path.join(ctx.dir, 'bgz');
   let plainJson: CreateJson | undefined;
   let gzipJson: CreateJson | undefined;
+  let ageJson: CreateJson | undefined;
+  // Encryption (age) comes from a spec's backup.encryption: one recipient, its key made here.
+  const ageDir = path.join(ctx.dir, 'bage');
+  const ageSpec = path.join(ctx.dir, 'age-spec.yaml');
+  const recipient = await generateIdentityFile(path.join(ctx.dir, `age-${Date.now()}.key`));
+  await writeFile(
+    ageSpec,
+    `name: etcd\nbackup:\n  storage: file://${ageDir}\n  encryption:\n    recipients: [${recipient}]\n`,
+  );
   const samples = await interleavedSamples<ProcessRun>(
     ctx.runs,
     {
@@ -88,6 +100,12 @@ export async function benchBackupToFile(ctx: BackupBenchContext): Promise<FileBa
         gzipJson = JSON.parse(run.stdout) as CreateJson;
         return run;
       },
+      oursAge: async () => {
+        await rm(ageDir, { recursive: true, force: true });
+        const run = await runCreate(ctx, `file://${ageDir}`, 'gzip', ctx.env, false, ageSpec);
+        ageJson = JSON.parse(run.stdout) as CreateJson;
+        return run;
+      },
       etcdctl: () =>
         runMeasured(ctx.binaries.etcdctl, [`--endpoints=${ctx.follower}`, 'snapshot', 'save', snapshotFile], {
           env: ctx.env,
@@ -98,6 +116,8 @@ export async function benchBackupToFile(ctx: BackupBenchContext): Promise<FileBa
   );
   await rm(plainDir, { recursive: true, force: true });
   await rm(gzipDir, { recursive: true, force: true });
+  await rm(ageDir, { recursive: true, force: true });
+  const oursAge = median(samples['oursAge']?.map((r) => r.ms) ?? []);
   const ours = median(samples['ours']?.map((r) => r.ms) ?? []);
   const oursGzip = median(samples['oursGzip']?.map((r) => r.ms) ?? []);
   const etcdctl = median(samples['etcdctl']?.map((r) => r.ms) ?? []);
@@ -148,6 +168,18 @@ export async function benchBackupToFile(ctx: BackupBenchContext): Promise<FileBa
         `stored ${mib(stored)} of ${mib(size)} (${size && stored ? (size / stored).toFixed(1) : '?'}×); ` +
         `${seconds(oursGzip - ours)} more than uncompressed; runs ${spread(samples['oursGzip'] ?? [])} ` +
         `(${cpuSummary(samples['oursGzip'] ?? [])})`,
+    },
+    {
+      name: `backup create → file://, gzip + age encryption (median of ${ctx.runs})`,
+      ours: seconds(oursAge),
+      theirs: `${seconds(oursGzip)} (gzip, not encrypted)`,
+      ratio: oursAge / oursGzip,
+      goal: '≤ 1.1',
+      met: oursAge / oursGzip <= 1.1,
+      note:
+        `one X25519 recipient; stored ${mib(ageJson?.backup.storedSize ?? 0)} (gzip alone ${mib(stored)}); ` +
+        `runs ${spread(samples['oursAge'] ?? [])} (${cpuSummary(samples['oursAge'] ?? [])}); peak RSS ` +
+        `${mib(peak('oursAge'))} (gzip alone ${mib(peak('oursGzip'))}); age's ChaCha20-Poly1305 is pure JS (noble)`,
     },
     {
       name: `peak RSS, backup create → file:// (max of ${ctx.runs})`,

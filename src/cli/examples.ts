@@ -17,9 +17,15 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     'etcd-steward backup list',
     'etcd-steward backup list --storage file:///mnt/nfs/etcd-backups',
   ],
-  'backup verify': ['etcd-steward backup verify latest', 'etcd-steward backup verify --all --drill'],
+  'backup verify': [
+    'etcd-steward backup verify latest',
+    'etcd-steward backup verify --all --drill',
+    'etcd-steward backup verify latest --identity /secure/etcd-backup.key',
+  ],
   'backup prune': ['etcd-steward backup prune --dry-run', 'etcd-steward backup prune --keep-last 7'],
   'backup delete': ['etcd-steward backup delete etcd-20261206T041700Z-r1234'],
+  'backup keygen': ['etcd-steward backup keygen --out /secure/etcd-backup.key'],
+  'backup reencrypt': ['etcd-steward backup reencrypt --all --identity /secure/old.key'],
   'backup import': ['etcd-steward backup import ./db-2026-12-06_04-00 --to file:///mnt/nfs/etcd-backups'],
   'snapshot inspect': [
     'etcd-steward snapshot inspect latest',

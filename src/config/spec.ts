@@ -164,7 +164,31 @@ const s3 = z.strictObject({
   /** A shared credentials file and profile, as the AWS CLI has them. */
   credentialsFile: z.string().optional(),
   profile: z.string().optional(),
+  /** Server-side encryption by the provider as well: AES256 (SSE-S3) or aws:kms (SSE-KMS, with kmsKeyId). */
+  serverSideEncryption: z.enum(['AES256', 'aws:kms']).optional(),
+  kmsKeyId: z.string().optional(),
 });
+
+/** age encryption of backups (snapshots and change-log segments): public keys only, never a secret. */
+const encryption = z
+  .strictObject({
+    /** age public keys (age1…, from `age-keygen` or `etcd-steward backup keygen`); new backups are encrypted to all of them. */
+    recipients: z
+      .array(z.string().regex(/^age1[0-9a-z]+$/, 'must be an age public key (age1…), never a secret key'))
+      .default([]),
+    /** Instead of recipients (small setups): a file holding the passphrase (or ETCD_STEWARD_BACKUP_PASSPHRASE). */
+    passphraseFile: z.string().optional(),
+    /** Where restore, verify, snapshot inspect/diff and PITR find the identity (secret key file). */
+    identityFile: z.string().optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.recipients.length > 0 && value.passphraseFile !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['passphraseFile'],
+        message: 'give recipients or a passphraseFile, not both',
+      });
+  });
 
 const backup = z
   .strictObject({
@@ -196,6 +220,8 @@ const backup = z
     /** Snapshot from this member (name or endpoint) instead of a healthy follower. */
     member: z.string().optional(),
     s3: s3.optional(),
+    /** Encrypt backups with age (see docs/backups.md, "Keys and rotation"). */
+    encryption: encryption.optional(),
     /** Continuous backup (point-in-time restore): the agent keeps a change log between snapshots. */
     continuous: z.boolean().default(false),
     /** How often the change log seals a segment (a duration); milliseconds once parsed. */
@@ -312,6 +338,8 @@ const kubernetes = z.strictObject({
         .optional(),
       /** S3 storage: a Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN). */
       s3CredentialsSecret: z.string().min(1).optional(),
+      /** Encrypted backups: the Secret (key `identity`) mounted into restore init containers only (default NAME-backup-identity). */
+      identitySecret: z.string().min(1).optional(),
     })
     .optional(),
   /** The etcd-steward image (agent, CronJobs, restore init container); see the Dockerfile. */

@@ -16,5 +16,7 @@ export function s3SettingsFrom(spec: Spec | undefined, env: NodeJS.ProcessEnv = 
     sessionToken: fromEnv(s3.sessionTokenEnv),
     profile: s3.profile,
     credentialsFile: s3.credentialsFile,
+    serverSideEncryption: s3.serverSideEncryption,
+    kmsKeyId: s3.kmsKeyId,
   };
 }

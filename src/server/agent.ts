@@ -11,6 +11,7 @@ import { drillBackup } from '../engine/backup/drill.js';
 import type { BackupManifest } from '../engine/backup/manifest.js';
 import { pruneBackups } from '../engine/backup/prune.js';
 import { verifyBackup } from '../engine/backup/verify.js';
+import { encryptionFor, keysFor } from '../engine/backup/spec-keys.js';
 import { readDefragHistory, defragHistoryFile, type HistoryPlace } from '../engine/defrag/history.js';
 import { compileRule, type CompiledRule } from '../engine/defrag/rule.js';
 import { runDefrag, type DefragReport } from '../engine/defrag/defrag.js';
@@ -349,6 +350,7 @@ class Care implements AgentCore {
         connection: this.options.connection,
         storage,
         compression: spec.backup?.compression ?? 'gzip',
+        encryption: await encryptionFor(spec),
         member: spec.backup?.member,
         specQuota: spec.etcd.quotaBackendBytes,
         signal,
@@ -387,7 +389,8 @@ class Care implements AgentCore {
     const manifest = findBackup(await readCatalog(storage), name);
     return this.jobs.submit('verify', 'api', async (signal) => {
       const current = findBackup(await readCatalog(storage, { signal }), manifest.name);
-      const result = await verifyBackup({ storage, manifest: current, signal });
+      const keys = await keysFor({}, this.options.spec);
+      const result = await verifyBackup({ storage, manifest: current, keys, signal });
       await this.refreshCatalog(signal);
       const summary = { backup: result.name, ok: result.ok, problems: result.problems };
       if (!result.ok)
@@ -407,7 +410,8 @@ class Care implements AgentCore {
       const binaries = await this.drillBinaries();
       let result;
       try {
-        result = await drillBackup({ storage, manifest: current, binaries, signal });
+        const keys = await keysFor({}, this.options.spec);
+        result = await drillBackup({ storage, manifest: current, binaries, keys, signal });
       } catch (error) {
         if (!signal.aborted) this.metrics.observeDrill(false);
         throw error;

@@ -7,6 +7,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Spec } from '../config/spec.js';
 import type { ConnectionOptions } from '../etcd/member-client.js';
 import { startChangeLog, type ChangeLog, type ChangeLogStats } from '../engine/pitr/changelog.js';
+import { encryptionFor } from '../engine/backup/spec-keys.js';
 import type { BackupStorage } from '../storage/storage.js';
 import type { Logger } from './logger.js';
 
@@ -50,6 +51,7 @@ export async function startChangeLogService(options: {
     flushIntervalMs,
     segmentMaxBytes: backup.segmentMaxBytes,
     compression: backup.compression,
+    encryption: await encryptionFor(options.spec),
     member: backup.member,
     specQuota: options.spec.etcd.quotaBackendBytes,
     log: (level, message, fields) => options.log[level]({ component: 'changelog', ...fields }, message),

@@ -17,3 +17,4 @@ export { type DecodedLease, type KeyValue, type RevisionKey } from './etcd-recor
 export { summarizeSnapshot, verifySnapshot, type SnapshotSummary, type VerifyReport } from './inspect.js';
 export { Snapshot, openSnapshot, type KeyValueOptions, type RevisionRecord } from './snapshot.js';
 export { hasTrailer, type TrailerCheck, type TrailerStatus } from './trailer.js';
+export { type OpenOptions, type Unseal } from './positional-file.js';

@@ -14,6 +14,7 @@ import { ProtobufError, decodeLease } from './etcd-records.js';
 import { SnapshotCorruptError } from './errors.js';
 import { LiveIndex } from './live-index.js';
 import { KEY_BUCKET, Snapshot, decodeKeyValueAt, revisionOf, whereRevision } from './snapshot.js';
+import type { OpenOptions } from './positional-file.js';
 import { type TrailerStatus } from './trailer.js';
 
 /** What a snapshot holds, from one pass over it. */
@@ -278,10 +279,10 @@ export async function summarizeSnapshot(snapshot: Snapshot): Promise<SnapshotSum
  * both metas and the trailer, decodes every revision, and lists each problem found. Throws only
  * when the file cannot be read at all (ENOENT, EACCES).
  */
-export async function verifySnapshot(path: string): Promise<VerifyReport> {
+export async function verifySnapshot(path: string, options: OpenOptions = {}): Promise<VerifyReport> {
   let snapshot: Snapshot;
   try {
-    snapshot = await Snapshot.open(path);
+    snapshot = await Snapshot.open(path, options);
   } catch (error) {
     if (error instanceof SnapshotCorruptError)
       return { ok: false, problems: [error.message], summary: undefined };

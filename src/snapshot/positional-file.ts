@@ -9,6 +9,14 @@ import { SnapshotCorruptError } from './errors.js';
 const BLOCK_SIZE = 64 * 1024;
 const CACHE_BLOCKS = 64; // 4 MiB
 
+/** Decrypts, in place, bytes read at `offset` of a sealed file (a backup's spool, see engine/backup/sealed-spool.ts). */
+export type Unseal = (bytes: Buffer, offset: number) => void;
+
+/** How to open a file: `unseal` when its bytes are stored encrypted. */
+export interface OpenOptions {
+  readonly unseal?: Unseal | undefined;
+}
+
 /** A read-only file read at offsets. `close()` it when done. */
 export class PositionalFile {
   private readonly cache = new Map<number, Promise<Buffer>>();
@@ -19,10 +27,11 @@ export class PositionalFile {
     readonly path: string,
     /** The file's size in bytes when it was opened. */
     readonly size: number,
+    private readonly unseal: Unseal | undefined,
   ) {}
 
   /** Opens `path` for reading; throws Node's error (ENOENT, EACCES) when it cannot, `InputError` for a non-file. */
-  static async open(path: string): Promise<PositionalFile> {
+  static async open(path: string, options: OpenOptions = {}): Promise<PositionalFile> {
     const handle = await open(path, 'r');
     try {
       const stat = await handle.stat();
@@ -30,7 +39,7 @@ export class PositionalFile {
         throw new InputError(`${path} is not a regular file`, {
           hint: 'name a snapshot file (etcdctl snapshot save FILE)',
         });
-      return new PositionalFile(handle, path, stat.size);
+      return new PositionalFile(handle, path, stat.size, options.unseal);
     } catch (error) {
       await handle.close();
       throw error;
@@ -70,6 +79,7 @@ export class PositionalFile {
         );
       done += bytesRead;
     }
+    this.unseal?.(buffer.subarray(start, start + length), position);
   }
 
   /**

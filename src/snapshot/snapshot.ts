@@ -27,7 +27,7 @@ import {
 } from './etcd-records.js';
 import { SnapshotCorruptError, SnapshotRevisionError } from './errors.js';
 import { LiveIndex } from './live-index.js';
-import { PositionalFile } from './positional-file.js';
+import { PositionalFile, type OpenOptions } from './positional-file.js';
 import { TRAILER_SIZE, checkTrailer, hasTrailer, type TrailerCheck } from './trailer.js';
 
 /** One entry of the `key` bucket: a put, or a delete (`tombstone`, whose `kv` has only the key). */
@@ -103,8 +103,8 @@ export class Snapshot {
    * `db`), reads and validates both metas. Throws `SnapshotCorruptError` for an empty, non-bbolt
    * or truncated file or when both metas are invalid; Node's error when the file cannot be opened.
    */
-  static async open(path: string): Promise<Snapshot> {
-    const file = await PositionalFile.open(path);
+  static async open(path: string, options: OpenOptions = {}): Promise<Snapshot> {
+    const file = await PositionalFile.open(path, options);
     try {
       const dataSize = hasTrailer(file.size) ? file.size - TRAILER_SIZE : file.size;
       return new Snapshot(file, await BoltDatabase.open(file, dataSize));

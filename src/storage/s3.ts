@@ -73,6 +73,8 @@ export class S3Storage implements BackupStorage {
   private readonly queueSize: number;
   private readonly idleTimeoutMs: number;
   private readonly connectTimeoutMs: number;
+  /** Server-side encryption headers sent with every write (none unless the spec asks). */
+  private readonly sse: { ServerSideEncryption?: 'AES256' | 'aws:kms'; SSEKMSKeyId?: string };
 
   constructor(url: string, settings: S3Settings = {}, tuning: S3Tuning = {}) {
     const parsed = parseS3Url(url);
@@ -104,6 +106,10 @@ export class S3Storage implements BackupStorage {
     this.queueSize = tuning.queueSize ?? QUEUE_SIZE;
     this.idleTimeoutMs = tuning.idleTimeoutMs ?? 60_000;
     this.connectTimeoutMs = tuning.connectTimeoutMs ?? 10_000;
+    this.sse = {
+      ...(settings.serverSideEncryption ? { ServerSideEncryption: settings.serverSideEncryption } : {}),
+      ...(settings.kmsKeyId ? { SSEKMSKeyId: settings.kmsKeyId } : {}),
+    };
 
     const config: S3ClientConfig = {
       region,
@@ -171,7 +177,7 @@ export class S3Storage implements BackupStorage {
     const state: UploadState = { abortFailure: undefined };
     const upload = new Upload({
       client: this.clientFor(signal, state),
-      params: { Bucket: this.bucket, Key: objectKey, Body: counter },
+      params: { Bucket: this.bucket, Key: objectKey, Body: counter, ...this.sse },
       partSize: this.partSize,
       queueSize: this.queueSize,
       leavePartsOnError: false,
@@ -211,7 +217,13 @@ export class S3Storage implements BackupStorage {
     const { signal } = options;
     try {
       await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: data, IfNoneMatch: '*' }),
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(key),
+          Body: data,
+          IfNoneMatch: '*',
+          ...this.sse,
+        }),
         { abortSignal: signal },
       );
       return true;

@@ -87,4 +87,8 @@ export interface S3Settings {
   readonly profile?: string | undefined;
   /** A shared credentials file (else AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials). */
   readonly credentialsFile?: string | undefined;
+  /** Server-side encryption asked of S3 on every write: `AES256` (SSE-S3) or `aws:kms` (SSE-KMS). */
+  readonly serverSideEncryption?: 'AES256' | 'aws:kms' | undefined;
+  /** The KMS key (id, ARN or alias) for `aws:kms`; the bucket's default KMS key when absent. */
+  readonly kmsKeyId?: string | undefined;
 }

@@ -59,6 +59,9 @@ export async function minioBinary(env: NodeJS.ProcessEnv = process.env): Promise
   throw new Error(`no MinIO binary in ${root}: run \`bash scripts/install-minio.sh\` (npm test does)`);
 }
 
+/** The key id of the test server's static KMS key (for SSE-KMS tests). */
+export const MINIO_KMS_KEY_ID = 'steward-test-key';
+
 /** Starts MinIO and registers its stop (and its dir's removal) with `cleanup`. */
 export async function startS3Server(
   cleanup: Cleanup,
@@ -91,6 +94,8 @@ export async function startS3Server(
         MINIO_BROWSER: 'off',
         MINIO_UPDATE: 'off',
         MINIO_CI_CD: '1',
+        // A static KMS key, so SSE-S3 and SSE-KMS (key id MINIO_KMS_KEY_ID) work; unused otherwise.
+        MINIO_KMS_SECRET_KEY: `${MINIO_KMS_KEY_ID}:${randomBytes(32).toString('base64')}`,
       },
     },
   );

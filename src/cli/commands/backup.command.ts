@@ -11,6 +11,10 @@ export function buildBackupCommand(exit: ExitCode): Command {
     .option(
       '--storage <url>',
       "backup storage: file:///DIR, a path, or s3://BUCKET/PREFIX?endpoint=…&region=… (default: the spec's backup.storage)",
+    )
+    .option(
+      '--identity <file>',
+      'age identity (secret key) file for encrypted backups (else $ETCD_STEWARD_AGE_IDENTITY_FILE, the spec)',
     );
   const backupAction = (load: (m: typeof import('./backup.js')) => Promise<number>) =>
     run(async () => load(await import('./backup.js')));
@@ -61,6 +65,28 @@ export function buildBackupCommand(exit: ExitCode): Command {
     .argument('<name>', 'a backup name, or latest')
     .action(function (this: Command, name: string) {
       return backupAction((m) => m.backupDeleteCommand(name, globals(this)))();
+    });
+  backup
+    .command('reencrypt')
+    .description(
+      "rewrite backups and change-log segments for backup.encryption's current recipients (after adding or removing a key)",
+    )
+    .argument('[name]', 'one backup (default with --all: every backup and every change-log segment)')
+    .option('--all', 'every backup and every change-log segment')
+    .action(function (this: Command, name: string | undefined) {
+      return backupAction((m) => m.backupReencryptCommand(name, globals(this)))();
+    });
+  backup
+    .command('keygen')
+    .description(
+      'create an age identity (secret key) file and print its public key, for backup.encryption.recipients',
+    )
+    .requiredOption(
+      '--out <file>',
+      'where to write the secret key (created with mode 0600; never overwritten)',
+    )
+    .action(function (this: Command) {
+      return backupAction((m) => m.backupKeygenCommand(globals(this)))();
     });
   backup
     .command('import')

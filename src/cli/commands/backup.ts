@@ -24,6 +24,7 @@ import {
   type OutputFormat,
 } from '../output.js';
 import { byteProgress } from '../progress.js';
+import { encryptionFor, keysFor } from '../../engine/backup/spec-keys.js';
 
 export interface BackupOptions extends GlobalOptions {
   readonly storage?: string;
@@ -38,6 +39,10 @@ export interface BackupOptions extends GlobalOptions {
   readonly keepLast?: string;
   readonly maxAge?: string;
   readonly drill?: boolean;
+  /** An age identity file for encrypted backups. */
+  readonly identity?: string;
+  /** keygen: the identity file to create. */
+  readonly out?: string;
 }
 
 function retentionRule(options: BackupOptions, spec: Spec | undefined): RetentionRule {
@@ -86,6 +91,7 @@ export async function backupCreateCommand(options: BackupOptions): Promise<numbe
       connection: connectionFor(options, spec),
       storage,
       compression: options.compression ?? spec?.backup?.compression ?? 'gzip',
+      encryption: await encryptionFor(spec),
       member: options.member ?? spec?.backup?.member,
       specQuota: spec?.etcd.quotaBackendBytes,
       signal,
@@ -146,6 +152,7 @@ export async function backupVerifyCommand(name: string | undefined, options: Bac
   if (!options.all && name === undefined)
     throw new InputError('name a backup to verify (or latest), or pass --all');
   const chosen = options.all ? catalog.backups : [findBackup(catalog, name as string)];
+  const keys = await keysFor(options, spec);
   const results = [];
   const { signal, dispose } = onSignalAbort();
   try {
@@ -156,6 +163,7 @@ export async function backupVerifyCommand(name: string | undefined, options: Bac
           await verifyBackup({
             storage,
             manifest,
+            keys,
             signal,
             onBytes: (bytes, total) => bar.update(bytes, total),
           }),
@@ -174,7 +182,7 @@ export async function backupVerifyCommand(name: string | undefined, options: Bac
     const binaries = await resolveEtcd(spec?.etcd.version ?? '3.6', options.etcdBin ?? spec?.etcd.bin);
     for (const result of results.filter((r) => r.ok)) {
       progress(options.output, `drill: restoring ${result.name} into a throwaway cluster`);
-      drills.push(await drillBackup({ storage, manifest: result.manifest, binaries }));
+      drills.push(await drillBackup({ storage, manifest: result.manifest, binaries, keys }));
     }
   }
   if (options.output === 'json') printJson({ storage: storage.displayUrl, results, drills });
@@ -187,7 +195,10 @@ export async function backupVerifyCommand(name: string | undefined, options: Bac
           return [
             r.name,
             r.ok ? 'ok' : 'FAILED',
-            r.problems.join('; ') || '-',
+            r.problems.join('; ') ||
+              (r.manifest.lastVerification.scope === 'stored'
+                ? 'encrypted: stored bytes checked; give --identity to check the contents'
+                : '-'),
             ...(options.drill
               ? [drill ? `${drill.ok ? 'ok' : 'FAILED'}: ${drill.detail}` : 'not run (verify failed)']
               : []),
@@ -236,6 +247,70 @@ export async function backupDeleteCommand(name: string, options: BackupOptions):
   return 0;
 }
 
+export async function backupReencryptCommand(
+  name: string | undefined,
+  options: BackupOptions,
+): Promise<number> {
+  const spec = await loadSpec(options, false);
+  if (!options.all && name === undefined)
+    throw new InputError('name a backup to re-encrypt (or latest), or pass --all');
+  const settings = await encryptionFor(spec);
+  if (!settings) {
+    throw new InputError('the spec has no backup.encryption: there is nothing to re-encrypt to', {
+      hint: 'add backup.encryption.recipients (age1… public keys) to the spec (docs/backups.md, "Keys and rotation")',
+    });
+  }
+  const storage = await storageFor(options, spec);
+  const names = options.all ? undefined : [findBackup(await readCatalog(storage), name as string).name];
+  const { reencryptBackups } = await import('../../engine/backup/reencrypt.js');
+  const { signal, dispose } = onSignalAbort();
+  try {
+    const result = await reencryptBackups({
+      storage,
+      clusterName: spec?.name ?? 'etcd',
+      settings,
+      keys: await keysFor(options, spec),
+      names,
+      signal,
+      onProgress: (message) => progress(options.output, message),
+    });
+    if (options.output === 'json') printJson({ storage: storage.displayUrl, ...result });
+    else {
+      process.stdout.write(
+        `${renderTable(
+          ['NAME', 'RESULT', 'DETAIL'],
+          result.backups.map((b) => [b.name, b.outcome, b.detail]),
+        )}
+`,
+      );
+      if (options.all) {
+        const s = result.segments;
+        progress(
+          options.output,
+          `change-log segments: ${s.reencrypted} re-encrypted, ${s.current} already current, ${s.failed} failed${s.firstProblem ? ` (${s.firstProblem})` : ''}`,
+        );
+      }
+    }
+    return result.backups.some((b) => b.outcome === 'failed') || result.segments.failed > 0 ? 1 : 0;
+  } finally {
+    dispose();
+  }
+}
+
+export async function backupKeygenCommand(options: BackupOptions): Promise<number> {
+  const { generateIdentityFile } = await import('../../engine/backup/encryption.js');
+  const recipient = await generateIdentityFile(options.out as string);
+  if (options.output === 'json') printJson({ identityFile: options.out, recipient });
+  else {
+    process.stdout.write(`${recipient}\n`);
+    progress(
+      options.output,
+      `secret key written to ${options.out as string} (mode 0600): keep it away from the backups; put the public key above into backup.encryption.recipients`,
+    );
+  }
+  return 0;
+}
+
 export async function backupImportCommand(file: string, options: BackupOptions): Promise<number> {
   const spec = await loadSpec(options, false);
   const storage = await storageFor(options, spec);
@@ -246,6 +321,7 @@ export async function backupImportCommand(file: string, options: BackupOptions):
       storage,
       clusterName: spec?.name ?? 'etcd',
       compression: options.compression ?? spec?.backup?.compression ?? 'gzip',
+      encryption: await encryptionFor(spec),
       onBytes: (bytes) => bar.update(bytes),
       skipHashCheck: options.skipHashCheck,
     });
@@ -269,7 +345,8 @@ export function backupTable(backups: readonly BackupManifest[], format: OutputFo
     { head: 'SIZE', cell: (b) => formatBytes(b.size) },
     {
       head: 'STORED',
-      cell: (b) => `${formatBytes(b.storedSize)}${b.compression === 'gzip' ? ' gz' : ''}`,
+      cell: (b) =>
+        `${formatBytes(b.storedSize)}${b.compression === 'gzip' ? ' gz' : ''}${b.encryption ? ' age' : ''}`,
       wide: true,
     },
     {

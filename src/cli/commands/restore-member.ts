@@ -11,6 +11,7 @@ import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { localSnapshot } from '../../engine/backup/fetch.js';
+import { keysFor } from '../../engine/backup/spec-keys.js';
 import { checkSnapshotFile, requireTrailer } from '../../engine/backup/snapshot-facts.js';
 import { InputError, StewardError } from '../../errors.js';
 import { loadSpec, type GlobalOptions } from '../context.js';
@@ -42,7 +43,9 @@ export async function restoreMemberCommand(
     return 0;
   }
   const spec = await loadSpec(options, false);
-  const snapshot = await localSnapshot(reference, () => storageFor(options, spec));
+  const snapshot = await localSnapshot(reference, () => storageFor(options, spec), {
+    keys: await keysFor({}, spec),
+  });
   try {
     const facts = await checkSnapshotFile(snapshot.file);
     if (facts.problems.length > 0) {

@@ -4,6 +4,7 @@
  */
 import type { Spec } from '../../config/spec.js';
 import { restorePointInTime, type PointInTimeResult } from '../../engine/pitr/restore.js';
+import { keysFor } from '../../engine/backup/spec-keys.js';
 import type { PointInTimeTarget } from '../../engine/pitr/plan.js';
 import type { RestoreTarget } from '../../engine/restore.js';
 import { InputError, StewardError } from '../../errors.js';
@@ -87,6 +88,7 @@ export async function pointInTimeCommand(
       restoreTarget: context.target,
       live: context.live,
       yes: options.yes === true,
+      keys: await keysFor(options, context.spec),
       onProgress: (message) => {
         bar.stop();
         progress(options.output, message);

@@ -14,6 +14,10 @@ export function buildRestoreCommand(exit: ExitCode): Command {
     )
     .option('--storage <url>', "where to look up backup names (default: the spec's backup.storage)")
     .option(
+      '--identity <file>',
+      'age identity (secret key) file for encrypted backups (else $ETCD_STEWARD_AGE_IDENTITY_FILE, the spec)',
+    )
+    .option(
       '--new-cluster <name>',
       'start a new local cluster NAME beside the old one (the default; NAME defaults to SPEC-NAME-restored)',
     )

@@ -6,6 +6,7 @@ import { parseSpec } from '../../config/load.js';
 import { parseDuration } from '../../config/units.js';
 import type { Spec } from '../../config/spec.js';
 import { localSnapshot } from '../../engine/backup/fetch.js';
+import { keysFor } from '../../engine/backup/spec-keys.js';
 import { restoreSnapshot, type RestoreResult, type RestoreTarget } from '../../engine/restore.js';
 import { describeGreptime, type GreptimeSummary } from '../../greptime/key-layout.js';
 import { InputError, StewardError } from '../../errors.js';
@@ -25,6 +26,8 @@ export interface RestoreOptions extends GlobalOptions {
   readonly skipHashCheck?: boolean;
   readonly toRevision?: string;
   readonly toTime?: string;
+  /** An age identity file for an encrypted backup. */
+  readonly identity?: string;
   /** `kubernetes`: print the new cluster's manifests (init containers restore each member). */
   readonly runtime?: string;
   /** With --runtime kubernetes: apply the manifests instead of printing them. */
@@ -105,6 +108,7 @@ export async function restoreCommand(
   const hasStorage = options.storage !== undefined || spec.backup?.storage !== undefined;
   const snapshot = await localSnapshot(named, hasStorage ? () => storageFor(options, spec) : undefined, {
     onBytes: (bytes, total) => bar.update(bytes, total),
+    keys: await keysFor(options, spec),
   }).finally(() => bar.stop());
   try {
     const result = await restoreSnapshot({

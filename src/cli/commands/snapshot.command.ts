@@ -6,7 +6,11 @@ export function buildSnapshotCommand(exit: ExitCode): Command {
   const run = runner(exit);
   const snapshot = new Command('snapshot')
     .description('read snapshot files and backups offline (no etcd needed): inspect, diff')
-    .option('--storage <url>', "where to look up backup names (default: the spec's backup.storage)");
+    .option('--storage <url>', "where to look up backup names (default: the spec's backup.storage)")
+    .option(
+      '--identity <file>',
+      'age identity (secret key) file for encrypted backups (else $ETCD_STEWARD_AGE_IDENTITY_FILE, the spec)',
+    );
   const snapshotAction = (load: (m: typeof import('./snapshot.js')) => Promise<number>) =>
     run(async () => load(await import('./snapshot.js')));
   snapshot

@@ -29,6 +29,7 @@ import path from 'node:path';
 import { formatBytes } from '../../config/units.js';
 import type { Spec } from '../../config/spec.js';
 import { isFile, localSnapshot, type LocalSnapshot } from '../../engine/backup/fetch.js';
+import { keysFor } from '../../engine/backup/spec-keys.js';
 import { displayBytes, encodeBytes } from '../../engine/snapshot/bytes.js';
 import {
   changeJson,
@@ -63,6 +64,8 @@ export interface SnapshotOptions extends GlobalOptions {
   readonly prefix?: string;
   readonly keys?: boolean;
   readonly values?: boolean;
+  /** An age identity file for encrypted backups. */
+  readonly identity?: string;
 }
 
 /** A snapshot reference resolved to a local file, and how to name it. */
@@ -91,6 +94,7 @@ async function resolveSnapshot(
   try {
     const local = await localSnapshot(reference, storage, {
       onBytes: (bytes, total) => bar.update(bytes, total),
+      keys: await keysFor(options, spec),
     });
     const kind = local.manifest ? 'backup' : 'file';
     return {

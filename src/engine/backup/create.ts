@@ -21,6 +21,7 @@ import {
 } from './manifest.js';
 import { checkSnapshotFile } from './snapshot-facts.js';
 import { chooseSourceMember } from './source-member.js';
+import type { EncryptionSettings } from './encryption.js';
 import { storeSnapshot } from './store.js';
 
 export type BackupProgress =
@@ -40,6 +41,8 @@ export interface CreateBackupOptions {
   readonly connection: ConnectionOptions;
   readonly storage: BackupStorage;
   readonly compression: 'gzip' | 'none';
+  /** Encrypt the snapshot (after compression) to these recipients; undefined: stored as is. */
+  readonly encryption?: EncryptionSettings | undefined;
   /** A member name or endpoint to snapshot from. */
   readonly member?: string | undefined;
   readonly specQuota?: number | undefined;
@@ -74,7 +77,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
         const started = now();
         const existing = await takenNames(options.storage, { signal });
         const name = uniqueBackupName(existing, options.clusterName, started);
-        const keys = objectKeys(name, options.compression);
+        const keys = objectKeys(name, options.compression, options.encryption !== undefined);
         const memberLabel = source.name ?? source.endpoint;
         const snapshot = await client.snapshot();
         const stored = await storeSnapshot({
@@ -82,6 +85,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
           storage: options.storage,
           key: keys.snapshot,
           compression: options.compression,
+          encryption: options.encryption,
           onBytes: (bytes) =>
             options.onProgress?.({ phase: 'snapshot', member: memberLabel, bytes, total: source.dbSize }),
           signal,
@@ -96,7 +100,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
             );
           }
           options.onProgress?.({ phase: 'check', bytes: stored.size });
-          const facts = await checkSnapshotFile(stored.spoolFile);
+          const facts = await checkSnapshotFile(stored.spoolFile, { unseal: stored.seal.unseal });
           if (facts.problems.length > 0) {
             throw new SnapshotCheckError(
               `the snapshot from ${memberLabel} is damaged: ${facts.problems.join('; ')}`,

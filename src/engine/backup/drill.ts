@@ -13,6 +13,7 @@ import { LocalRuntime } from '../../runtime/local/cluster.js';
 import type { BackupStorage } from '../../storage/storage.js';
 import { restoreSnapshot } from '../restore.js';
 import { writeManifest } from './catalog.js';
+import type { DecryptionKeys } from './encryption.js';
 import { fetchBackup } from './fetch.js';
 import type { BackupManifest } from './manifest.js';
 import { spoolDir } from './store.js';
@@ -28,6 +29,8 @@ export async function drillBackup(options: {
   storage: BackupStorage;
   manifest: BackupManifest;
   binaries: EtcdBinaries;
+  /** Identities for an encrypted backup. */
+  keys?: DecryptionKeys | undefined;
   signal?: AbortSignal;
 }): Promise<DrillResult> {
   const { manifest, storage } = options;
@@ -40,7 +43,7 @@ export async function drillBackup(options: {
   let detail: string;
   const started = Date.now();
   try {
-    const file = await fetchBackup(storage, manifest, { signal: options.signal });
+    const file = await fetchBackup(storage, manifest, { signal: options.signal, keys: options.keys });
     const result = await restoreSnapshot({
       file,
       spec,

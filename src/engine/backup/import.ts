@@ -16,6 +16,7 @@ import {
   type BackupManifest,
 } from './manifest.js';
 import { checkSnapshotFile, requireTrailer } from './snapshot-facts.js';
+import type { EncryptionSettings } from './encryption.js';
 import { storeSnapshot } from './store.js';
 
 export async function importBackup(options: {
@@ -23,6 +24,8 @@ export async function importBackup(options: {
   storage: BackupStorage;
   clusterName: string;
   compression: 'gzip' | 'none';
+  /** Encrypt the stored snapshot to these recipients. */
+  encryption?: EncryptionSettings | undefined;
   onBytes?: (bytes: number) => void;
   signal?: AbortSignal;
   now?: () => Date;
@@ -50,13 +53,14 @@ export async function importBackup(options: {
   await options.storage.ensureLocation({ signal: options.signal });
   const existing = await takenNames(options.storage);
   const name = uniqueBackupName(existing, options.clusterName, takenAt);
-  const keys = objectKeys(name, options.compression);
+  const keys = objectKeys(name, options.compression, options.encryption !== undefined);
   const started = now();
   const stored = await storeSnapshot({
     source: createReadStream(options.file, { highWaterMark: 1 << 20 }),
     storage: options.storage,
     key: keys.snapshot,
     compression: options.compression,
+    encryption: options.encryption,
     onBytes: options.onBytes,
     signal: options.signal,
   });

@@ -4,6 +4,7 @@
  * complete and checked — so a partial snapshot is never listed.
  */
 import { z } from 'zod';
+import { encryptionRecord } from './encryption-record.js';
 
 export const MANIFEST_FORMAT = 1;
 
@@ -12,6 +13,8 @@ const verification = z.object({
   ok: z.boolean(),
   by: z.enum(['create', 'verify', 'import']),
   problems: z.array(z.string()).default([]),
+  /** `stored`: an encrypted backup checked without its identity (stored bytes only); absent: everything. */
+  scope: z.enum(['full', 'stored']).optional(),
 });
 
 export const manifestSchema = z.object({
@@ -48,16 +51,22 @@ export const manifestSchema = z.object({
   lastVerification: verification,
   /** Result of the last restore drill (restore issue); null until one ran. */
   drill: z.object({ at: z.string(), ok: z.boolean(), detail: z.string() }).nullable().default(null),
+  /** How the stored object is encrypted (age recipients' public keys, plaintext SHA-256); null when it is not. */
+  encryption: encryptionRecord.nullable().default(null),
 });
 
 export type BackupManifest = z.infer<typeof manifestSchema>;
 
-/** Storage keys of a backup: `NAME.db[.gz]` and `NAME.json`. */
+/** Storage keys of a backup: `NAME.db[.gz][.age]` and `NAME.json`. */
 export function objectKeys(
   name: string,
   compression: 'gzip' | 'none',
+  encrypted = false,
 ): { snapshot: string; manifest: string } {
-  return { snapshot: `${name}.db${compression === 'gzip' ? '.gz' : ''}`, manifest: `${name}.json` };
+  return {
+    snapshot: `${name}.db${compression === 'gzip' ? '.gz' : ''}${encrypted ? '.age' : ''}`,
+    manifest: `${name}.json`,
+  };
 }
 
 /** A backup name from the cluster name and a time: `etcd-20261125T103000Z`. */
@@ -84,7 +93,13 @@ export function uniqueBackupName(existing: ReadonlySet<string>, cluster: string,
 
 /** The manifest fields that describe the stored snapshot itself, the same for every source. */
 export function snapshotFields(
-  stored: { size: number; storedSize: number; sha256: string; etcdSha256: string | null },
+  stored: {
+    size: number;
+    storedSize: number;
+    sha256: string;
+    etcdSha256: string | null;
+    encryption?: BackupManifest['encryption'];
+  },
   facts: { revision: number; compactRevision: number | null; keyCount: number },
   compression: 'gzip' | 'none',
 ): Pick<
@@ -97,6 +112,7 @@ export function snapshotFields(
   | 'sha256'
   | 'etcdSha256'
   | 'compression'
+  | 'encryption'
 > {
   return {
     revision: facts.revision,
@@ -107,5 +123,6 @@ export function snapshotFields(
     sha256: stored.sha256,
     etcdSha256: stored.etcdSha256,
     compression,
+    encryption: stored.encryption ?? null,
   };
 }

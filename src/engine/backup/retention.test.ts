@@ -30,6 +30,7 @@ function backup(name: string, hoursAgo: number, verified = true): BackupManifest
     importedFrom: null,
     lastVerification: { at: now.toISOString(), ok: verified, by: 'create', problems: [] },
     drill: null,
+    encryption: null,
   };
 }
 

@@ -1,6 +1,6 @@
 /** What the backup engine needs to know of a snapshot file, read offline (no etcd) by src/snapshot. */
 import { StewardError } from '../../errors.js';
-import { verifySnapshot } from '../../snapshot/index.js';
+import { verifySnapshot, type OpenOptions } from '../../snapshot/index.js';
 
 export interface SnapshotFacts {
   readonly revision: number;
@@ -13,9 +13,9 @@ export interface SnapshotFacts {
   readonly problems: readonly string[];
 }
 
-/** Reads and checks a local snapshot file: both metas, every reachable page, every revision. */
-export async function checkSnapshotFile(file: string): Promise<SnapshotFacts> {
-  const report = await verifySnapshot(file);
+/** Reads and checks a local snapshot file (a sealed spool with `unseal`): both metas, every reachable page, every revision. */
+export async function checkSnapshotFile(file: string, options: OpenOptions = {}): Promise<SnapshotFacts> {
+  const report = await verifySnapshot(file, options);
   const summary = report.summary;
   return {
     // A snapshot with no revision records is of a cluster nobody wrote to: etcd starts at

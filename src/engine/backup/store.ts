@@ -1,10 +1,10 @@
 /**
  * Streams one snapshot into storage: raw bytes are counted, checked against etcd's trailer and
- * copied to a local spool file (for the offline check), optionally gzipped, hashed as stored,
+ * copied to a sealed local spool file (for the offline check), optionally gzipped, then
+ * optionally encrypted (age), hashed as stored,
  * and written through the storage's all-or-nothing `write`. Memory stays at a few chunks.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
@@ -13,6 +13,8 @@ import { createGzip } from 'node:zlib';
 import { cacheDir } from '../../runtime/etcd-binaries.js';
 import { StewardError } from '../../errors.js';
 import type { BackupStorage } from '../../storage/storage.js';
+import { encryptingStream, recordFor, type EncryptionRecord, type EncryptionSettings } from './encryption.js';
+import { SpoolSeal } from './sealed-spool.js';
 import { SnapshotChecker, StoredHasher, type TrailerState } from './stream-checks.js';
 
 export interface StoredSnapshot {
@@ -23,8 +25,11 @@ export interface StoredSnapshot {
   readonly sha256: string;
   readonly trailer: TrailerState;
   readonly etcdSha256: string | null;
-  /** A local copy of the raw snapshot for the offline check; the caller removes it. */
+  /** A local copy of the raw snapshot for the offline check, sealed with `seal`; the caller removes it. */
   readonly spoolFile: string;
+  readonly seal: SpoolSeal;
+  /** How the stored object is encrypted; null when it is not. */
+  readonly encryption: EncryptionRecord | null;
 }
 
 /** Where raw snapshots are spooled for checking: on disk, not in a RAM-backed /tmp. */
@@ -37,27 +42,34 @@ export async function storeSnapshot(options: {
   storage: BackupStorage;
   key: string;
   compression: 'gzip' | 'none';
+  /** Encrypt the stored object (after compression) to these recipients. */
+  encryption?: EncryptionSettings | undefined;
   onBytes?: (rawBytes: number) => void;
   signal?: AbortSignal;
 }): Promise<StoredSnapshot> {
   const dir = spoolDir();
   await mkdir(dir, { recursive: true });
   const spoolFile = path.join(dir, `snapshot-${process.pid}-${randomBytes(4).toString('hex')}.db`);
-  const checker = new SnapshotChecker({ spool: createWriteStream(spoolFile), onBytes: options.onBytes });
+  // The spool is sealed with a key held only in memory: no plain snapshot ever lands on disk.
+  const seal = new SpoolSeal();
+  const checker = new SnapshotChecker({ spool: seal.writer(spoolFile), onBytes: options.onBytes });
   const hasher = new StoredHasher();
+  const plain = options.encryption ? new StoredHasher() : undefined;
   const body = new PassThrough({ highWaterMark: 1 << 20 });
   // Either side failing stops the other: a dead member aborts the upload, a full disk the stream.
   const stop = new AbortController();
   const onAbort = () => stop.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  const stages = [
-    options.source,
-    checker,
-    ...(options.compression === 'gzip' ? [createGzip({ level: 6 })] : []),
-    hasher,
-    body,
-  ];
   try {
+    const stages = [
+      options.source,
+      ...(plain ? [plain] : []),
+      checker,
+      ...(options.compression === 'gzip' ? [createGzip({ level: 6 })] : []),
+      ...(options.encryption ? [await encryptingStream(options.encryption)] : []),
+      hasher,
+      body,
+    ];
     const piping = pipeline(stages, { signal: stop.signal }).catch((error: unknown) => {
       stop.abort(error);
       throw error;
@@ -88,6 +100,8 @@ export async function storeSnapshot(options: {
       trailer: trailer.state,
       etcdSha256: trailer.sha256,
       spoolFile,
+      seal,
+      encryption: options.encryption && plain ? recordFor(options.encryption, plain.digest()) : null,
     };
   } catch (error) {
     await rm(spoolFile, { force: true });

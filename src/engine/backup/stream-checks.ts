@@ -3,8 +3,7 @@
  * SHA-256 trailer) and the stored object (bytes, SHA-256). Nothing is held beyond one chunk.
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { WriteStream } from 'node:fs';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, type TransformCallback, type Writable } from 'node:stream';
 
 const TRAILER = 32;
 
@@ -19,10 +18,10 @@ export class SnapshotChecker extends Transform {
   bytes = 0;
   private readonly bodyHash: Hash = createHash('sha256');
   private tail = Buffer.alloc(0);
-  private readonly spool: WriteStream | undefined;
+  private readonly spool: Writable | undefined;
   private readonly onBytes: ((bytes: number) => void) | undefined;
 
-  constructor(options: { spool?: WriteStream; onBytes?: (bytes: number) => void } = {}) {
+  constructor(options: { spool?: Writable; onBytes?: (bytes: number) => void } = {}) {
     super();
     this.spool = options.spool;
     this.onBytes = options.onBytes;

@@ -13,6 +13,7 @@ import { describeError } from '../../errors.js';
 import type { BackupStorage } from '../../storage/storage.js';
 import { readCatalog } from '../backup/catalog.js';
 import { createBackup } from '../backup/create.js';
+import type { EncryptionSettings } from '../backup/encryption.js';
 import type { BackupManifest } from '../backup/manifest.js';
 import {
   encodeRevision,
@@ -35,6 +36,8 @@ export interface ChangeLogOptions {
   readonly segmentMaxBytes: number;
   /** For the healing snapshots (as `backup create`). */
   readonly compression: 'gzip' | 'none';
+  /** Encrypt segments and healing snapshots to these recipients (spec backup.encryption). */
+  readonly encryption?: EncryptionSettings | undefined;
   readonly member?: string | undefined;
   readonly specQuota?: number | undefined;
   /** Structured log lines (the agent's logger). */
@@ -183,6 +186,7 @@ class ChangeLogRunner implements ChangeLog {
       connection: this.o.connection,
       storage: this.o.storage,
       compression: this.o.compression,
+      encryption: this.o.encryption,
       member: this.o.member,
       specQuota: this.o.specQuota,
     });
@@ -324,7 +328,9 @@ class ChangeLogRunner implements ChangeLog {
       const batch = this.pending.slice(0, count);
       const leases = await this.newLeases(batch);
       try {
-        const written = await writeSegment(this.o.storage, this.o.clusterName, batch, leases);
+        const written = await writeSegment(this.o.storage, this.o.clusterName, batch, leases, {
+          encryption: this.o.encryption,
+        });
         this.pending = this.pending.slice(count);
         this.pendingBytes = Math.max(0, this.pendingBytes - bytes);
         for (const id of Object.keys(leases)) this.knownLeases.add(id);

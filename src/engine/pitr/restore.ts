@@ -19,6 +19,7 @@ import type { EtcdBinaries } from '../../runtime/etcd-binaries.js';
 import { LocalRuntime } from '../../runtime/local/cluster.js';
 import type { BackupStorage } from '../../storage/storage.js';
 import { readCatalog } from '../backup/catalog.js';
+import type { DecryptionKeys } from '../backup/encryption.js';
 import { fetchBackup } from '../backup/fetch.js';
 import { checkSnapshotFile } from '../backup/snapshot-facts.js';
 import { spoolDir } from '../backup/store.js';
@@ -43,6 +44,8 @@ export interface PointInTimeOptions {
   readonly live?:
     { readonly endpoints: readonly string[]; readonly connection: ConnectionOptions } | undefined;
   readonly yes?: boolean;
+  /** Identities for encrypted backups and segments. */
+  readonly keys?: DecryptionKeys | undefined;
   readonly onProgress?: (message: string) => void;
   readonly onReplay?: (progress: ReplayProgress & { total: number }) => void;
   readonly signal?: AbortSignal;
@@ -70,13 +73,14 @@ async function* revisionsOf(
   segments: readonly SegmentRef[],
   leases: Map<string, number>,
   signal: AbortSignal | undefined,
+  keys: DecryptionKeys | undefined,
 ): AsyncGenerator<LoggedRevision> {
   // Read one segment ahead while the current one is replayed.
-  let next = segments[0] ? readSegment(storage, segments[0], { signal }) : undefined;
+  let next = segments[0] ? readSegment(storage, segments[0], { signal, keys }) : undefined;
   for (let i = 0; i < segments.length; i += 1) {
     const current = await (next as ReturnType<typeof readSegment>);
     const following = segments[i + 1];
-    next = following ? readSegment(storage, following, { signal }) : undefined;
+    next = following ? readSegment(storage, following, { signal, keys }) : undefined;
     next?.catch(() => undefined);
     for (const [id, ttl] of Object.entries(current.manifest.leases ?? {}))
       if (!leases.has(id) || ttl > 0) leases.set(id, ttl);
@@ -95,7 +99,13 @@ export async function restorePointInTime(options: PointInTimeOptions): Promise<P
   say(
     `point in time: ${'revision' in target ? `revision ${target.revision}` : new Date(target.timeMs).toISOString()} from ${plan.base.name} (revision ${plan.base.revision}) + ${plan.segments.length} change-log segments`,
   );
-  const baseFile = await fetchBackup(options.storage, plan.base, { signal: options.signal });
+  // Encrypted segments: prove the identity fits the first and last before anything is created.
+  for (const ref of new Set([plan.segments[0], plan.segments.at(-1)]))
+    if (ref) await readSegment(options.storage, ref, { signal: options.signal, keys: options.keys });
+  const baseFile = await fetchBackup(options.storage, plan.base, {
+    signal: options.signal,
+    keys: options.keys,
+  });
   await mkdir(spoolDir(), { recursive: true });
   const work = await mkdtemp(path.join(spoolDir(), 'pitr-'));
   const replaySpec = parseSpec(
@@ -150,7 +160,13 @@ export async function restorePointInTime(options: PointInTimeOptions): Promise<P
         client,
         baseRevision: plan.base.revision,
         source: (async function* () {
-          for await (const r of revisionsOf(options.storage, plan.segments, leases, options.signal)) {
+          for await (const r of revisionsOf(
+            options.storage,
+            plan.segments,
+            leases,
+            options.signal,
+            options.keys,
+          )) {
             if (upTo !== undefined && r.r > upTo) return;
             if (timeMs !== undefined && r.t > timeMs) return;
             changes.apply(r);

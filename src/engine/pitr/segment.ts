@@ -16,6 +16,14 @@ import { buffer, text } from 'node:stream/consumers';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { StewardError } from '../../errors.js';
 import type { BackupStorage, CallOptions } from '../../storage/storage.js';
+import {
+  decryptBuffer,
+  encryptBuffer,
+  recordFor,
+  type DecryptionKeys,
+  type EncryptionRecord,
+  type EncryptionSettings,
+} from '../backup/encryption.js';
 
 export const CHANGELOG_PREFIX = 'changelog/';
 export const SEGMENT_FORMAT = 1;
@@ -60,6 +68,8 @@ export interface SegmentManifest {
   /** Granted TTL (seconds) of leases first seen in this segment; 0 when it had already expired. */
   readonly leases: Readonly<Record<string, number>>;
   readonly createdAt: string;
+  /** Set when the object is age-encrypted (`.jsonl.gz.age`): recipients and the lines' SHA-256. */
+  readonly encryption?: EncryptionRecord | undefined;
 }
 
 /** A segment as listed: its range from the key, and the keys of its two objects. */
@@ -73,7 +83,7 @@ export interface SegmentRef {
   readonly storedSize: number;
 }
 
-const KEY = /^changelog\/r(\d{16})-(\d{16})-t(\d{13})-(\d{13})\.(jsonl\.gz|json)$/;
+const KEY = /^changelog\/r(\d{16})-(\d{16})-t(\d{13})-(\d{13})\.(jsonl\.gz|jsonl\.gz\.age|json)$/;
 
 function stem(first: number, last: number, firstMs: number, lastMs: number): string {
   const pad = (n: number, width: number) => String(n).padStart(width, '0');
@@ -86,26 +96,27 @@ export function encodeRevision(revision: LoggedRevision): string {
 }
 
 /**
- * Writes one sealed segment: the gzipped lines, then its manifest. Throws (leaving at most an
- * unlisted object behind) if either write fails.
+ * Writes one sealed segment: the gzipped lines (then age-encrypted, with `encryption`), then its
+ * manifest. Throws (leaving at most an unlisted object behind) if either write fails.
  */
 export async function writeSegment(
   storage: BackupStorage,
   cluster: string,
   revisions: readonly LoggedRevision[],
   leases: Readonly<Record<string, number>>,
-  options: CallOptions & { now?: Date } = {},
+  options: CallOptions & { now?: Date; encryption?: EncryptionSettings | undefined } = {},
 ): Promise<SegmentManifest & { manifestKey: string }> {
   const first = revisions[0];
   const last = revisions.at(-1);
   if (!first || !last) throw new Error('a segment needs at least one revision');
   const raw = Buffer.from(revisions.map(encodeRevision).join(''));
-  const stored = gzipSync(raw, { level: 6 });
+  const compressed = gzipSync(raw, { level: 6 });
+  const stored = options.encryption ? await encryptBuffer(options.encryption, compressed) : compressed;
   const base = stem(first.r, last.r, first.t, last.t);
   const manifest: SegmentManifest = {
     format: SEGMENT_FORMAT,
     cluster,
-    object: `${base}.jsonl.gz`,
+    object: `${base}.jsonl.gz${options.encryption ? '.age' : ''}`,
     firstRevision: first.r,
     lastRevision: last.r,
     firstTime: new Date(first.t).toISOString(),
@@ -117,10 +128,15 @@ export async function writeSegment(
     sha256: createHash('sha256').update(stored).digest('hex'),
     leases,
     createdAt: (options.now ?? new Date()).toISOString(),
+    ...(options.encryption
+      ? { encryption: recordFor(options.encryption, createHash('sha256').update(raw).digest('hex')) }
+      : {}),
   };
-  await storage.write(manifest.object, Readable.from([stored]), options);
+  await storage.write(manifest.object, Readable.from([stored]), { signal: options.signal });
   const manifestKey = `${base}.json`;
-  await storage.write(manifestKey, Readable.from([Buffer.from(`${JSON.stringify(manifest)}\n`)]), options);
+  await storage.write(manifestKey, Readable.from([Buffer.from(`${JSON.stringify(manifest)}\n`)]), {
+    signal: options.signal,
+  });
   return { ...manifest, manifestKey };
 }
 
@@ -132,7 +148,8 @@ export async function listSegments(storage: BackupStorage, options: CallOptions 
   for (const o of objects) {
     const m = KEY.exec(o.key);
     if (!m || m[5] !== 'json') continue;
-    const object = o.key.replace(/\.json$/, '.jsonl.gz');
+    const plain = o.key.replace(/\.json$/, '.jsonl.gz');
+    const object = sizes.has(`${plain}.age`) ? `${plain}.age` : plain;
     const storedSize = sizes.get(object);
     if (storedSize === undefined) continue;
     segments.push({
@@ -151,14 +168,18 @@ export async function listSegments(storage: BackupStorage, options: CallOptions 
 /** A segment whose object does not match its manifest. */
 export class SegmentDamagedError extends StewardError {}
 
-/** Reads a segment's manifest and revisions, checking the object's SHA-256 against the manifest. */
+/**
+ * Reads a segment's manifest and revisions, checking the object's SHA-256 against the manifest
+ * (and, when encrypted, decrypting with `keys` and checking the lines' SHA-256).
+ */
 export async function readSegment(
   storage: BackupStorage,
   ref: SegmentRef,
-  options: CallOptions = {},
+  options: CallOptions & { keys?: DecryptionKeys | undefined } = {},
 ): Promise<{ manifest: SegmentManifest; revisions: LoggedRevision[] }> {
   const manifest = JSON.parse(await text(await storage.read(ref.manifest, options))) as SegmentManifest;
-  const stored = await buffer(await storage.read(ref.object, options));
+  // The manifest names its object (a rewrite by `backup reencrypt` may have moved it to `.age`).
+  const stored = await buffer(await storage.read(manifest.object ?? ref.object, options));
   const sha256 = createHash('sha256').update(stored).digest('hex');
   if (sha256 !== manifest.sha256) {
     throw new SegmentDamagedError(
@@ -166,7 +187,22 @@ export async function readSegment(
       { hint: 'restore to a revision before this segment, or from a later snapshot' },
     );
   }
-  const revisions = gunzipSync(stored)
+  const compressed = manifest.encryption
+    ? await decryptBuffer(stored, options.keys, `change-log segment ${ref.object}`, manifest.encryption)
+    : stored;
+  const raw = gunzipSync(compressed);
+  if (
+    manifest.encryption &&
+    createHash('sha256').update(raw).digest('hex') !== manifest.encryption.plaintextSha256
+  ) {
+    throw new SegmentDamagedError(
+      `change-log segment ${ref.object} is damaged: its decrypted lines do not match its manifest's SHA-256`,
+      {
+        hint: 'restore to a revision before this segment, or from a later snapshot',
+      },
+    );
+  }
+  const revisions = raw
     .toString('utf8')
     .split('\n')
     .filter((line) => line.length > 0)

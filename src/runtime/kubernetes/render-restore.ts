@@ -8,6 +8,7 @@
 import type { Spec } from '../../config/spec.js';
 import { agentImage, inClusterStorage, STEWARD_CONTAINER_SECURITY, stewardPodParts } from './render-agent.js';
 import { renderDisruptionBudget, renderServices, renderStatefulSet } from './render-etcd.js';
+import { restoreIdentityParts } from './render-identity.js';
 import { AGENT_PATHS, ETCD_PATHS, ETCD_UID } from './render-images.js';
 import { clusterNames, kubeInputError, kubernetesSettings, type KubeObject } from './render-types.js';
 
@@ -45,6 +46,7 @@ export function renderRestore(spec: Spec, options: RestoreRenderOptions): KubeOb
   const names = clusterNames(spec, options.newClusterName);
   const token = names.restoredToken();
   const parts = stewardPodParts(spec, source, { config: true, token: false });
+  const identity = restoreIdentityParts(spec); // encrypted backups: the Secret, in this container only
   const host = `$(POD_NAME).${names.headless}.${names.namespace}.svc.${names.clusterDomain}`;
   const init = {
     name: 'restore',
@@ -70,18 +72,22 @@ export function renderRestore(spec: Spec, options: RestoreRenderOptions): KubeOb
       '--etcdutl',
       AGENT_PATHS.etcdutl,
     ],
-    env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }, ...parts.env],
+    env: [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      ...parts.env,
+      ...identity.env,
+    ],
     ...(parts.envFrom.length > 0 ? { envFrom: parts.envFrom } : {}),
     // Runs as etcd's user, so the data dir it builds belongs to the member that opens it.
     securityContext: { ...STEWARD_CONTAINER_SECURITY, runAsUser: ETCD_UID, runAsGroup: ETCD_UID },
-    volumeMounts: [{ name: 'data', mountPath: ETCD_PATHS.volume }, ...parts.mounts],
+    volumeMounts: [{ name: 'data', mountPath: ETCD_PATHS.volume }, ...parts.mounts, ...identity.mounts],
   };
   return [
     ...renderServices(spec, names),
     renderStatefulSet(spec, names, {
       token,
       initContainers: [init],
-      volumes: parts.volumes,
+      volumes: [...parts.volumes, ...identity.volumes],
       annotations: { 'etcd-steward.io/restored-from': `${options.backup} (${spec.name})` },
     }),
     renderDisruptionBudget(spec, names),
