@@ -2,7 +2,7 @@
  * A private copy of the build for the bench's child processes. A bench run takes minutes; a
  * `npm run build` elsewhere in that time (tests run it first) removes and rewrites dist/bundle
  * under the running bench, which then fails or measures a half-written bundle. So the bench
- * copies what the CLI needs (bin, dist without the bundle, proto, scripts, package.json; the
+ * copies what the CLI needs (bin, dist without the bundle, proto, scripts, src, package.json; the
  * dependencies by a symlink) into its temp dir and bundles that copy with the project's own
  * scripts/bundle.mjs. The copy is the same code: the figures are the build's.
  */
@@ -24,7 +24,8 @@ export interface BuildCopy {
 
 export async function copyBuild(into: string): Promise<BuildCopy> {
   const bundleDir = path.join(ROOT, 'dist', 'bundle');
-  for (const entry of ['bin', 'proto', 'scripts', 'package.json']) {
+  // src/: the bundle script type-checks and bundles the dashboard from src/web/client.
+  for (const entry of ['bin', 'proto', 'scripts', 'src', 'package.json']) {
     await cp(path.join(ROOT, entry), path.join(into, entry), { recursive: true });
   }
   await cp(path.join(ROOT, 'dist'), path.join(into, 'dist'), {
