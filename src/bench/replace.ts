@@ -61,15 +61,18 @@ export async function benchReplace(ctx: ReplaceBenchContext): Promise<BenchRow[]
     await rm((await host.dataDir(target.name)).path, { recursive: true, force: true });
   };
 
+  let steps = '';
   const ours = await phase(ctx, target.clientUrl, 'etcd-steward member replace', lose, async () => {
-    await runMeasured(
+    const run = await runMeasured(
       process.execPath,
-      [ctx.cli, '--config', ctx.specFile, 'member', 'replace', target.name],
-      {
-        env: ctx.env,
-        cwd: ctx.dir,
-      },
+      [ctx.cli, '--config', ctx.specFile, 'member', 'replace', target.name, '-o', 'json'],
+      { env: ctx.env, cwd: ctx.dir },
     );
+    const report = JSON.parse(run.stdout) as { steps: { step: string; tookMs: number }[] };
+    steps = report.steps
+      .filter((s) => s.tookMs >= 500)
+      .map((s) => `${s.step} ${seconds(s.tookMs)}`)
+      .join(', ');
   });
   const theirs = await phase(ctx, target.clientUrl, 'etcdctl by hand', lose, async () => {
     const ctl = (...args: string[]) =>
@@ -87,7 +90,7 @@ export async function benchReplace(ctx: ReplaceBenchContext): Promise<BenchRow[]
     await host.startJoining(target.name, initial);
     await waitHealthyAndCaughtUp(target.clientUrl, leader.clientUrl);
   });
-  return rows(ours, theirs, ctx);
+  return rows(ours, theirs, ctx, steps);
 }
 
 async function withClient<T>(url: string, fn: (client: MemberClient) => Promise<T>): Promise<T> {
@@ -159,7 +162,7 @@ async function phase(
   }
 }
 
-function rows(ours: ReplacePhase, theirs: ReplacePhase, ctx: ReplaceBenchContext): BenchRow[] {
+function rows(ours: ReplacePhase, theirs: ReplacePhase, ctx: ReplaceBenchContext, steps: string): BenchRow[] {
   const failed = (p: ReplacePhase) =>
     `${p.toOthers.failed} of ${p.toOthers.count} to the others; ${p.toReplaced.failed} of ${p.toReplaced.count} to it`;
   return [
@@ -173,7 +176,8 @@ function rows(ours: ReplacePhase, theirs: ReplacePhase, ctx: ReplaceBenchContext
       note:
         `follower SIGKILLed, data dir removed; ours: member replace (learner, promoted when caught up); ` +
         `etcdctl: member remove, member add (a voter at once), etcd started with initial-cluster-state existing, ` +
-        `timed until healthy and within 100 entries of the leader; db after: ours ${mib(ours.dbSize)}, by hand ${mib(theirs.dbSize)}`,
+        `timed until healthy and within 100 entries of the leader; db after: ours ${mib(ours.dbSize)}, by hand ${mib(theirs.dbSize)}; ` +
+        `our steps over 0.5 s: ${steps || 'none'}`,
     },
     {
       name: 'replace: failed client requests during it',

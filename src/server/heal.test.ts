@@ -1,9 +1,11 @@
 // Self-healing in the agent against real local clusters, started as `serve` starts it: with the
 // policy on, a SIGKILLed member whose data dir was wiped is replaced on its own (same name, every
 // key, a `heal` job in /api/jobs and the counter in /metrics), and a member merely SIGKILLed (data
-// intact) is restarted; with dryRun the job only says "would replace" and nothing is touched.
+// intact) is restarted; with dryRun the job only says "would replace" and nothing is touched, and
+// with a second member down (its db damaged) both are "would need quorum".
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
@@ -155,6 +157,26 @@ for (const line of lines) {
       const metrics = await (await fetch(`${c.agent.url}/metrics`)).text();
       assert.match(metrics, /etcd_steward_heal_actions_total\{[^}]*action="replace",result="dry-run"\} 1/);
       assert.match(metrics, /etcd_steward_heal_members_needing\{[^}]*\} 1/);
+
+      // A second member down, its db damaged (meta pages overwritten): the offline check sees it,
+      // and with two of three down nothing may be replaced: "would need quorum" for both.
+      await c.kill('etcd-1', false);
+      const db = path.join((await c.host.dataDir('etcd-1')).path, 'member', 'snap', 'db');
+      await writeFile(db, Buffer.alloc(8192, 0xab), { flag: 'r+' });
+      const blocked = await waitForJob(
+        c.agent,
+        'would need quorum for etcd-1',
+        (j) => j.finishedAt !== null && j.result?.member === 'etcd-1',
+      );
+      assert.equal(blocked.state, 'failed');
+      assert.equal(blocked.result?.outcome, 'would need quorum');
+      assert.match(blocked.result?.condition ?? '', /data fails the offline check/);
+      assert.match(blocked.error ?? '', /would need quorum/);
+      assert.match(blocked.hint ?? '', /recover/);
+      const status = (await (await fetch(`${c.agent.url}/api/status`)).json()) as {
+        problems: { id: string }[];
+      };
+      assert.ok(status.problems.some((p) => p.id === 'heal-needs-quorum'));
     });
   });
 }

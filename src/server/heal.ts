@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Spec } from '../config/spec.js';
 import type { HealFinding } from '../engine/members/heal-plan.js';
-import { checkHealing, heal } from '../engine/members/heal.js';
+import { checkHealing, heal, type DataCheckCache } from '../engine/members/heal.js';
 import type { MembershipOptions } from '../engine/members/steps.js';
 import type { ConnectionOptions } from '../etcd/member-client.js';
 import { describeError } from '../errors.js';
@@ -53,6 +53,7 @@ export function startHealService(options: HealServiceOptions): HealService {
   const policy = spec.heal;
   const metrics = registerMetrics(options.registry, options.clusterName);
   const incidents = new Map<string, Incident>();
+  const checked: DataCheckCache = new Map();
   let blocked: HealFinding[] = [];
   let lastFailure: { at: number; message: string } | undefined;
   const stop = new AbortController();
@@ -117,7 +118,7 @@ export function startHealService(options: HealServiceOptions): HealService {
 
   const check = async () => {
     if (options.jobs.pending('heal')) return;
-    const { findings } = await checkHealing({ ...membership, signal: stop.signal });
+    const { findings } = await checkHealing({ ...membership, signal: stop.signal }, checked);
     const now = Date.now();
     for (const name of incidents.keys())
       if (!findings.some((f) => f.member === name)) {

@@ -40,8 +40,29 @@ export async function checkDataOffline(dataDir: string): Promise<readonly string
   }
 }
 
-/** Surveys the cluster and the runtime's members, and plans what healing would do. */
-export async function checkHealing(options: MembershipOptions): Promise<HealCheck> {
+/** Offline checks already made, by db file, with the file's mtime and size when checked. */
+export type DataCheckCache = Map<string, { stamp: string; problems: readonly string[] | undefined }>;
+
+/** The offline check, read again only when the db file changed since `cache` saw it. */
+async function cachedCheck(dataDir: string, cache: DataCheckCache | undefined) {
+  if (!cache) return checkDataOffline(dataDir);
+  const db = path.join(dataDir, 'member', 'snap', 'db');
+  const stamp = await stat(db).then(
+    (s) => `${s.mtimeMs}:${s.size}`,
+    () => 'missing',
+  );
+  const seen = cache.get(db);
+  if (seen?.stamp === stamp) return seen.problems;
+  const problems = await checkDataOffline(dataDir);
+  cache.set(db, { stamp, problems });
+  return problems;
+}
+
+/**
+ * Surveys the cluster and the runtime's members, and plans what healing would do. `cache` keeps
+ * the offline checks of stopped members between calls (a 1 GiB db is not re-read every poll).
+ */
+export async function checkHealing(options: MembershipOptions, cache?: DataCheckCache): Promise<HealCheck> {
   const { host } = options;
   const current = await survey(options);
   const facts: HostedMemberFacts[] = [];
@@ -55,7 +76,7 @@ export async function checkHealing(options: MembershipOptions): Promise<HealChec
       peerUrl: member.peerUrl,
       running,
       dataDir: data.state,
-      dataProblems: needsLook ? await checkDataOffline(data.path) : undefined,
+      dataProblems: needsLook ? await cachedCheck(data.path, cache) : undefined,
       replaceUnfinished: (await host.readReplaceNote(member.name)) !== undefined,
     });
   }
