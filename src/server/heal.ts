@@ -142,27 +142,32 @@ export function startHealService(options: HealServiceOptions): HealService {
       const waitFrom = Math.max(incident.since, incident.actedAt ?? 0);
       if (finding.action !== 'promote' && now - waitFrom < policy.after) continue;
       const key = `${finding.action ?? 'none'}:${finding.blocked ? 'blocked' : 'ok'}`;
-      if (finding.blocked) {
-        if (incident.reported !== key) submit(finding, incident, 'would need quorum');
-      } else if (!finding.action) {
-        if (incident.reported !== key) submit(finding, incident, 'not acting');
-      } else if (finding.action === 'restart' && incident.restarted) {
-        const again: HealFinding = {
-          ...finding,
-          action: undefined,
-          reason: `restarted once and down again: crash-looping, yet its data passes the offline check, so it is not replaced; read its log (\`etcd-steward member list\`, the member's etcd.log)`,
-        };
-        if (incident.reported !== 'crash-loop') submit(again, incident, 'not acting');
+      if (finding.action === 'restart' && incident.restarted && !finding.blocked) {
+        if (incident.reported === 'crash-loop') continue;
         incident.reported = 'crash-loop';
-        continue;
-      } else if (policy.dryRun) {
-        if (incident.reported !== key) submit(finding, incident, `would ${finding.action}`);
-      } else {
+        submit(
+          {
+            ...finding,
+            action: undefined,
+            reason: `restarted once and down again: crash-looping, yet its data passes the offline check, so it is not replaced; read its log (\`etcd-steward member list\`, the member's etcd.log)`,
+          },
+          incident,
+          'not acting',
+        );
+        return;
+      }
+      const acting = !finding.blocked && finding.action !== undefined && !policy.dryRun;
+      // Reports (blocked, not acting, dry run) once per incident; actions again after each `after`.
+      if (!acting && incident.reported === key) continue;
+      incident.reported = key;
+      if (finding.blocked) submit(finding, incident, 'would need quorum');
+      else if (!finding.action) submit(finding, incident, 'not acting');
+      else if (policy.dryRun) submit(finding, incident, `would ${finding.action}`);
+      else {
         submit(finding, incident, 'act');
         incident.actedAt = now;
         if (finding.action === 'restart') incident.restarted = true;
       }
-      incident.reported = key;
       return; // one job per check: the next check sees the cluster after it
     }
   };
