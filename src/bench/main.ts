@@ -48,6 +48,7 @@ import { hasGnuTime } from './rss.js';
 import { benchReader } from './reader.js';
 import { benchS3 } from './s3.js';
 import { benchStatus } from './status.js';
+import { benchReplace } from './replace.js';
 
 const line = (process.env['BENCH_ETCD_LINE'] ?? '3.6') as EtcdLine;
 const runs = Number(process.env['BENCH_RUNS'] ?? 21);
@@ -59,7 +60,7 @@ const loadRate = Number(process.env['BENCH_LOAD_RATE'] ?? 40);
 const loadDeadlineMs = Number(process.env['BENCH_LOAD_DEADLINE_MS'] ?? 5000);
 const IN_FLIGHT = 128;
 /**
- * BENCH_ONLY=restore,defrag runs only those groups of rows (status, agent, backup, restore, defrag, recover, pitr);
+ * BENCH_ONLY=restore,defrag runs only those groups of rows (status, agent, backup, restore, defrag, replace, recover, pitr);
  * unset: all of them. The data load runs whenever a group after status is chosen.
  */
 const only = new Set((process.env['BENCH_ONLY'] ?? '').split(',').filter(Boolean));
@@ -121,7 +122,7 @@ async function main(): Promise<void> {
     if (want('status')) rows.push(await benchStatus(binaries, endpoints, runs, dir, build.cli));
     if (want('agent'))
       rows.push(await benchAgent({ cli: build.cli, binaries, dir, quota, env: process.env, log }));
-    if (want('data') || want('backup') || want('restore') || want('defrag')) {
+    if (want('data') || want('backup') || want('restore') || want('defrag') || want('replace')) {
       const leader = status.members.find((m) => m.isLeader)?.endpoint ?? endpoints[0] ?? '';
       if (seedSnapshot === undefined) {
         log(`writing a GreptimeDB-shaped database of ${dbMib} MiB to the leader ${leader}`);
@@ -246,6 +247,21 @@ async function main(): Promise<void> {
         const theirs = await measurePhase(dctx, clients, 'etcdctl defrag --cluster', () => runEtcdctl(dctx));
         rows.push(...defragRows(idle, ours, theirs, dctx));
       }
+      if (want('replace'))
+        rows.push(
+          ...(await benchReplace({
+            binaries,
+            cli: build.cli,
+            specFile,
+            spec,
+            endpoints,
+            dir,
+            env: ctx.env,
+            rate: loadRate,
+            deadlineMs: loadDeadlineMs,
+            log,
+          })),
+        );
     }
     if (want('recover')) {
       const { benchRecover } = await import('./recover.js');

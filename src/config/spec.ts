@@ -396,6 +396,20 @@ const defrag = z.strictObject({
   compactFirst: z.boolean().default(false),
 });
 
+/**
+ * Self-healing in the agent (owner: heal; off by default): members lost for `after` are replaced,
+ * stopped members with intact data restarted, caught-up learners promoted; `dryRun` only reports.
+ */
+const heal = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** Report what healing would do (jobs "would replace" …) without touching the cluster. */
+  dryRun: z.boolean().default(false),
+  /** How long a member must be unreachable, not running or cut off before the agent acts. */
+  after: durationMs.default(120_000),
+  /** How long a replace may take (learner start, catch-up, promotion) before its job fails. */
+  timeout: durationMs.default(600_000),
+});
+
 /** A listen address `HOST:PORT` (IPv6 in brackets), checked when the spec is read. */
 export const listenAddress = z.string().superRefine((value, ctx) => {
   const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
@@ -457,6 +471,7 @@ export const specSchema = z
     kubernetes: kubernetes.optional(),
     greptimedb: greptimedb.optional(),
     defrag: defrag.prefault({}),
+    heal: heal.prefault({}),
     monitoring: monitoring.prefault({}),
   })
   .superRefine((value, ctx) => {

@@ -45,6 +45,11 @@ export interface MemberStatusRow {
   readonly errors: readonly string[];
   readonly alarms: readonly string[];
   readonly health: MemberHealth;
+  /**
+   * Why this member looks cut off from the others (it answers us, but follows no leader or an
+   * older term than the members that do); undefined when it is not. See `findCutOff`.
+   */
+  readonly cutOff?: string | undefined;
 }
 
 /** A member of the cluster (from MemberList) that no asked endpoint reaches. */
@@ -113,8 +118,10 @@ export async function clusterStatus(options: StatusOptions): Promise<ClusterStat
   const probes = await Promise.all(clients.map((c) => probeMember(c, discovered === undefined)));
   const list = discovered ?? probes.find((p) => p.memberList !== undefined)?.memberList;
   const alarms = probes.find((p) => p.alarms !== undefined)?.alarms ?? [];
-  const members = probes.map((probe) => toRow(probe, alarms, options, list));
-  const leaderIds = new Set(members.filter((m) => m.leaderId && m.leaderId !== '0').map((m) => m.leaderId));
+  const members = markCutOff(probes.map((probe) => toRow(probe, alarms, options, list)));
+  const leaderIds = new Set(
+    members.filter((m) => m.leaderId && m.leaderId !== '0' && !m.cutOff).map((m) => m.leaderId),
+  );
   const leaderId = leaderIds.size === 1 ? [...leaderIds][0] : undefined;
   const leaderName =
     members.find((m) => m.id === leaderId)?.name ?? list?.find((m) => m.id === leaderId)?.name;
@@ -132,6 +139,52 @@ export async function clusterStatus(options: StatusOptions): Promise<ClusterStat
     unasked,
     members,
   };
+}
+
+function hasLeader(row: MemberStatusRow): boolean {
+  return row.leaderId !== undefined && row.leaderId !== '0' && row.leaderId !== '';
+}
+
+/**
+ * Which answering members are cut off from the rest: the current leader is the one named by the
+ * members at the highest term that know a leader, confirmed by that leader itself; a member that
+ * answers us but knows no leader, names another one, or sits at an older term is cut off (a
+ * partitioned member, or an old leader that has not noticed yet). Undefined entries when no
+ * leader is confirmed: then nobody is "the rest".
+ */
+export function findCutOff(rows: readonly MemberStatusRow[]): (string | undefined)[] {
+  const answering = rows.filter((r) => r.id !== undefined && r.raftTerm !== undefined);
+  const led = answering.filter(hasLeader);
+  const term = Math.max(...led.map((r) => r.raftTerm as number));
+  const atTerm = new Set(led.filter((r) => r.raftTerm === term).map((r) => r.leaderId));
+  const leaderId = atTerm.size === 1 ? [...atTerm][0] : undefined;
+  const leader = answering.find((r) => r.id === leaderId && r.isLeader && r.raftTerm === term);
+  const followers = led.filter((r) => r.raftTerm === term && r.leaderId === leaderId);
+  if (!leader || followers.length < 2) return rows.map(() => undefined);
+  return rows.map((r) => {
+    if (r.id === undefined || r.raftTerm === undefined || r.id === leaderId) return undefined;
+    if (!hasLeader(r))
+      return `knows no leader while ${followers.length} members follow ${leader.name ?? leaderId} at term ${term}`;
+    if ((r.raftTerm ?? 0) < term || r.leaderId !== leaderId)
+      return `follows ${r.leaderId === r.id ? 'itself' : r.leaderId} at term ${r.raftTerm} while ${followers.length} members follow ${leader.name ?? leaderId} at term ${term}`;
+    return undefined;
+  });
+}
+
+/** The rows with `cutOff` set, and the health error saying so for those that are cut off. */
+function markCutOff(rows: readonly MemberStatusRow[]): MemberStatusRow[] {
+  const cut = findCutOff(rows);
+  return rows.map((row, i) => {
+    const why = cut[i];
+    if (!why) return row;
+    return {
+      ...row,
+      // An old leader that has not yet noticed still says it leads: it does not.
+      isLeader: false,
+      cutOff: why,
+      health: { ...row.health, ok: false, error: `cut off from the cluster: ${why}` },
+    };
+  });
 }
 
 /** The member list from the first endpoint that answers it; undefined when none does. */
@@ -247,6 +300,7 @@ function toRow(
     errors,
     alarms: memberAlarms,
     health: { ok: healthError === undefined, error: healthError, tookMs: probe.healthMs },
+    cutOff: undefined,
   };
 }
 

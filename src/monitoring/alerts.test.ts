@@ -426,6 +426,47 @@ const cases: Case[] = [
     evalTime: '10m',
     firing: [],
   },
+  {
+    alert: 'EtcdStewardHealFailed',
+    name: 'a replace by the agent failed',
+    series: [
+      series(
+        'etcd_steward_heal_actions_total',
+        { ...AGENT, action: 'replace', result: 'failed' },
+        '0x5 1x30',
+      ),
+    ],
+    evalTime: '10m',
+    firing: [{ ...AGENT, action: 'replace', result: 'failed', severity: 'critical' }],
+  },
+  {
+    alert: 'EtcdStewardHealFailed',
+    name: 'healing succeeded',
+    series: [
+      series('etcd_steward_heal_actions_total', { ...AGENT, action: 'replace', result: 'failed' }, '0x30'),
+      series(
+        'etcd_steward_heal_actions_total',
+        { ...AGENT, action: 'replace', result: 'succeeded' },
+        '0x5 1x30',
+      ),
+    ],
+    evalTime: '10m',
+    firing: [],
+  },
+  {
+    alert: 'EtcdStewardHealNeedsQuorum',
+    name: 'a member to replace without quorum for 10 minutes',
+    series: [series('etcd_steward_heal_blocked', AGENT, '1x30')],
+    evalTime: '10m',
+    firing: [{ ...AGENT, severity: 'critical' }],
+  },
+  {
+    alert: 'EtcdStewardHealNeedsQuorum',
+    name: 'blocked only for a moment',
+    series: [series('etcd_steward_heal_blocked', AGENT, '0x7 1 0x20')],
+    evalTime: '10m',
+    firing: [],
+  },
 ];
 
 /**
@@ -470,7 +511,7 @@ describe('render alerts', () => {
     assert.equal(r.stdout, '');
     const check = await promtool(['check', 'rules', file], dir);
     assert.equal(check.code, 0, `${check.stdout}\n${check.stderr}`);
-    assert.match(check.stdout, /SUCCESS: 18 rules found/);
+    assert.match(check.stdout, /SUCCESS: 20 rules found/);
     const rules = parse(await readFile(file, 'utf8')) as RuleFile;
     const names = new Set(rules.groups.flatMap((g) => g.rules.map((rule) => rule.alert)));
     assert.deepEqual([...names].sort(), [...ALERT_NAMES].sort());
@@ -499,7 +540,7 @@ describe('render alerts', () => {
       ),
     );
     const rules = renderAlertRules().groups.flatMap((g) => g.rules);
-    assert.equal(rules.length, 18);
+    assert.equal(rules.length, 20);
     for (const rule of rules) {
       const url = rule.annotations['runbook_url'] ?? '';
       assert.equal(url, `${RUNBOOK_PAGE}#${rule.alert.toLowerCase()}`, rule.alert);

@@ -76,6 +76,8 @@ export const ALERT_NAMES = [
   'EtcdStewardDrillFailing',
   'EtcdStewardDefragFailing',
   'EtcdStewardChangeLogGap',
+  'EtcdStewardHealFailed',
+  'EtcdStewardHealNeedsQuorum',
 ] as const;
 
 export const DEFAULT_ETCD_JOB = '.*etcd.*';
@@ -359,6 +361,24 @@ export function renderAlertRules(spec?: Pick<Spec, 'name'>, options: AlertRuleOp
       'The etcd change log has a gap: point-in-time recovery is broken for a stretch.',
       `The continuous backup of ${agent} missed revisions (compacted before they were read) {{ $value | humanize }} time(s) in the last hour; restores to points inside the gap are impossible.`,
       'Take a snapshot now (`etcd-steward backup create`) so a new chain starts; lengthen the compaction retention or shorten backup.flushInterval.',
+    ),
+    rule(
+      'EtcdStewardHealFailed',
+      'critical',
+      '0s',
+      `increase(etcd_steward_heal_actions_total{${steward}, result="failed"}[1h]) > 0`,
+      'The agent tried to heal an etcd member and failed.',
+      `{{ $value | humanize }} self-healing action(s) of ${agent} failed in the last hour; the member is still unhealthy.`,
+      'Open the failed `heal` job (`/api/jobs`, dashboard): its error names the step; run `etcd-steward member list`, then `etcd-steward member replace NAME` by hand (it finishes an interrupted replace).',
+    ),
+    rule(
+      'EtcdStewardHealNeedsQuorum',
+      'critical',
+      '5m',
+      `etcd_steward_heal_blocked{${steward}} > 0`,
+      'A member needs healing but the cluster has no quorum to heal it.',
+      `{{ $value | humanize }} member(s) of ${agent} need replacing, but the healthy voting members are too few for a membership change.`,
+      'Bring back the other down members first (healing then goes on by itself); if they are lost, `etcd-steward recover` rebuilds the cluster from the most advanced survivor or backup.',
     ),
   ];
 

@@ -30,6 +30,8 @@ import { AgentMetrics } from './metrics.js';
 import { findProblems, type LastRun, type Problem } from './problems.js';
 import { Scheduler } from './scheduler.js';
 import { startChangeLogService, type ChangeLogService } from './changelog-service.js';
+import { startHealService, type HealService } from './heal.js';
+import type { MembershipHost } from '../runtime/membership-host.js';
 
 export interface AgentOptions {
   readonly spec: Spec;
@@ -54,6 +56,11 @@ export interface AgentOptions {
   readonly log?: Logger | undefined;
   /** etcd binaries for restore drills (default: the spec's line, resolved when the first drill runs). */
   readonly binaries?: (() => Promise<EtcdBinaries>) | undefined;
+  /**
+   * The runtime's members, for self-healing (spec `heal:`); called once at start when healing is
+   * on. Without it (external endpoints) healing only logs that it cannot act.
+   */
+  readonly membership?: (() => Promise<MembershipHost>) | undefined;
 }
 
 export interface Agent {
@@ -154,6 +161,7 @@ class Care implements AgentCore {
   private polling: Promise<void> | undefined;
   private binaries: Promise<EtcdBinaries> | undefined;
   private changeLog: ChangeLogService | undefined;
+  private healing: HealService | undefined;
 
   constructor(options: AgentOptions, rule: CompiledRule, log: Logger) {
     this.options = options;
@@ -216,10 +224,35 @@ class Care implements AgentCore {
         log: this.log,
         registry: this.registry,
       });
+    await this.startHealing();
+  }
+
+  private async startHealing(): Promise<void> {
+    if (!this.options.spec.heal.enabled) return;
+    if (!this.options.membership) {
+      this.log.error(
+        { component: 'heal' },
+        'heal.enabled is set but the agent does not host these members (--endpoints or an external runtime): self-healing is off',
+      );
+      return;
+    }
+    try {
+      const host = await this.options.membership();
+      this.healing = startHealService({
+        ...this.options,
+        host,
+        jobs: this.jobs,
+        registry: this.registry,
+        log: this.log,
+      });
+    } catch (error) {
+      this.log.error({ component: 'heal', error: describeError(error) }, 'self-healing is off');
+    }
   }
 
   async stop(): Promise<void> {
     await this.changeLog?.stop();
+    await this.healing?.stop();
     this.scheduler.stop();
     this.stopPoll.abort();
     await this.jobs.close();
@@ -322,7 +355,7 @@ class Care implements AgentCore {
       lastDrill: this.last.get('drill'),
       lastDefrag: this.last.get('defrag'),
     });
-    problems.push(...(this.changeLog?.problems() ?? []));
+    problems.push(...(this.changeLog?.problems() ?? []), ...(this.healing?.problems() ?? []));
     return { status: this.latest, checkedAt: this.checkedAt, problems };
   }
 

@@ -26,7 +26,7 @@ export const errorReply = z.strictObject({ error: text, hint: text.optional() })
 export const problem = z.strictObject({
   id: text.meta({
     description:
-      'no-leader, member-down, alarm, backup-stale, backup-failing, drill-failing, defrag-failing (and changelog-gap, changelog-lag with continuous backups)',
+      'no-leader, member-down, alarm, backup-stale, backup-failing, drill-failing, defrag-failing, member-cut-off (and changelog-gap, changelog-lag with continuous backups; heal-failed, heal-needs-quorum with self-healing)',
   }),
   severity: z.enum(['critical', 'warning']),
   message: text,
@@ -57,6 +57,10 @@ export const memberRow = z.strictObject({
     ok: z.boolean(),
     error: maybeText.meta({ description: 'why the member is not healthy; null when ok' }),
     tookMs: maybeNumber.meta({ description: 'round trip of the linearizable health read' }),
+  }),
+  cutOff: maybeText.meta({
+    description:
+      'why the member looks cut off from the others (answers, but follows no leader or an older term); null when it is not',
   }),
 });
 
@@ -216,6 +220,36 @@ export const jobResults = {
   verify: z.strictObject({ backup: text, ok: z.boolean(), problems: z.array(text) }),
   drill: z.strictObject({ backup: text, ok: z.boolean(), detail: text }),
   defrag: defragReport,
+  heal: z.strictObject({
+    member: text,
+    action: z.enum(['replace', 'restart', 'promote', 'none']),
+    outcome: z
+      .enum([
+        'replaced',
+        'restarted',
+        'promoted',
+        'would replace',
+        'would restart',
+        'would promote',
+        'would need quorum',
+        'not acting',
+      ])
+      .meta({
+        description: "what healing did; 'would …' in dry-run mode, 'would need quorum' when it refused",
+      }),
+    dryRun: z.boolean(),
+    condition: text.meta({ description: 'what was wrong with the member, and for how long' }),
+    reason: text,
+    detail: maybeText,
+    steps: z.array(
+      z.strictObject({
+        step: text,
+        outcome: z.enum(['done', 'skipped']),
+        detail: text,
+        tookMs: z.number(),
+      }),
+    ),
+  }),
 } as const;
 
 const jobFields = {
@@ -242,6 +276,7 @@ export const job = z.discriminatedUnion('kind', [
   jobOf('verify', jobResults.verify),
   jobOf('drill', jobResults.drill),
   jobOf('defrag', jobResults.defrag),
+  jobOf('heal', jobResults.heal),
 ]);
 
 /** GET /api/jobs */
@@ -288,6 +323,7 @@ export const namedSchemas = {
   PruneJobResult: jobResults.prune,
   VerifyJobResult: jobResults.verify,
   DrillJobResult: jobResults.drill,
+  HealJobResult: jobResults.heal,
   Job: job,
   Jobs: jobsReply,
   Accepted: acceptedReply,

@@ -166,7 +166,7 @@ export async function startHttp(core: AgentCore, options: HttpOptions): Promise<
         healthy: status?.healthy ?? false,
       },
       checkedAt,
-      members: status?.members ?? [],
+      members: (status?.members ?? []).map((m) => ({ ...m, cutOff: m.cutOff })),
       problems,
     });
   });

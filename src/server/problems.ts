@@ -57,6 +57,16 @@ export function findProblems(input: ProblemInput): Problem[] {
           .join(', ')}`,
       });
     }
+    const cut = status.members.filter((m) => m.cutOff !== undefined);
+    if (cut.length > 0) {
+      problems.push({
+        id: 'member-cut-off',
+        severity: 'warning',
+        message: `cut off from the cluster (a network partition?): ${cut
+          .map((m) => `${memberName(m)} ${m.cutOff ?? ''}`)
+          .join(', ')}; writes sent to it fail, the others serve on`,
+      });
+    }
     const alarms = status.members.flatMap((m) => m.alarms.map((a) => `${a} on ${memberName(m)}`));
     if (alarms.length > 0) {
       problems.push({

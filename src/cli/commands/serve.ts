@@ -75,7 +75,17 @@ export async function startAgentFor(
     // The runtime keeps records beside its data (local: the data dir); --endpoints has none.
     defragHistory: { localDataDir: target.runtime?.recordsDir, clusterName: target.name },
     log,
+    membership: target.runtime ? () => membershipHost(options, spec, target) : undefined,
   });
+}
+
+/** The runtime's members for self-healing; the local runtime gets the etcd binaries to start them. */
+async function membershipHost(options: ServeOptions, spec: Spec, target: ClusterTarget) {
+  if (target.runtime?.kind !== 'local') return target.runtime!.membership();
+  const { resolveEtcd } = await import('../../runtime/etcd-binaries.js');
+  const { LocalClusterRuntime } = await import('../../runtime/local/runtime.js');
+  const binaries = await resolveEtcd(spec.etcd.version, options.etcdBin ?? spec.etcd.bin);
+  return new LocalClusterRuntime(spec, binaries).membership();
 }
 
 /** The built-in defaults, for `serve --endpoints …` without a spec. */

@@ -86,7 +86,8 @@ function summary(status: ClusterStatus): string {
           .join(', ')}; --cluster asks every member)`
       : undefined;
   if (failing.length === 0 && partial !== undefined) return `${id}: PARTIAL VIEW: ${partial}, ${leader}`;
-  const failingText = `${failing.length} of ${status.members.length} members failing`;
+  const cut = status.members.filter((m) => m.cutOff !== undefined).map((m) => m.name ?? m.endpoint);
+  const failingText = `${failing.length} of ${status.members.length} members failing${cut.length > 0 ? ` (cut off: ${cut.join(', ')})` : ''}`;
   return `${id}: UNHEALTHY: ${[failingText, partial].filter(Boolean).join(', ')}, ${leader}`;
 }
 

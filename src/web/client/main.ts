@@ -558,6 +558,9 @@ function jobSummary(job: Job): string {
     case 'defrag':
       if (job.result) parts.push(job.result.outcome, `reclaimed ${formatBytes(job.result.reclaimed)}`);
       break;
+    case 'heal':
+      if (job.result) parts.push(`${job.result.member}: ${job.result.outcome}`, job.result.condition);
+      break;
   }
   const detail = resultDetail(job);
   if (detail) parts.push(detail);
