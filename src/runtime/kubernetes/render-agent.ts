@@ -89,8 +89,10 @@ export function agentSpec(spec: Spec, names: ClusterNames): Record<string, unkno
   if (names.clientTls) {
     doc['tls'] = {
       caFile: `${AGENT_PATHS.tlsDir}/ca.crt`,
-      certFile: `${AGENT_PATHS.tlsDir}/tls.crt`,
-      keyFile: `${AGENT_PATHS.tlsDir}/tls.key`,
+      // Without client certificate auth the agent needs only the CA, and signs in with auth's password.
+      ...(kubernetesSettings(spec).tls?.clientCertAuth === false
+        ? {}
+        : { certFile: `${AGENT_PATHS.tlsDir}/tls.crt`, keyFile: `${AGENT_PATHS.tlsDir}/tls.key` }),
     };
   }
   if (spec.auth) doc['auth'] = { user: spec.auth.user, passwordEnv: spec.auth.passwordEnv };
@@ -180,11 +182,22 @@ export function stewardPodParts(
     volumes.push({ name: 'config', configMap: { name: `${names.agent}-config` } });
     mounts.push({ name: 'config', mountPath: AGENT_PATHS.configDir, readOnly: true });
   }
-  if (names.clientTls) {
+  if (names.clientTls && k.tls?.clientSecret && !k.tls.clientCertAuth) {
+    // Server TLS only: the agent mounts the members' CA (never their key) to verify them.
+    volumes.push({
+      name: 'steward-tls',
+      secret: {
+        secretName: k.tls.clientSecret,
+        items: [{ key: 'ca.crt', path: 'ca.crt' }],
+        defaultMode: 0o440,
+      },
+    });
+    mounts.push({ name: 'steward-tls', mountPath: AGENT_PATHS.tlsDir, readOnly: true });
+  } else if (names.clientTls) {
     if (!k.tls?.agentClientSecret) {
       throw kubeInputError(
         'kubernetes.tls.clientSecret makes members require client certificates, and etcd-steward has none',
-        'set kubernetes.tls.agentClientSecret to a kubernetes.io/tls Secret signed by the same CA (with ca.crt)',
+        'set kubernetes.tls.agentClientSecret to a kubernetes.io/tls Secret signed by the same CA (with ca.crt), or kubernetes.tls.clientCertAuth: false (server TLS, password auth)',
       );
     }
     volumes.push({

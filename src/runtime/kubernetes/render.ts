@@ -13,6 +13,7 @@ import {
   renderCronJobs,
   renderRbac,
 } from './render-agent.js';
+import { renderCertificates } from './render-certs.js';
 import { renderDisruptionBudget, renderServices, renderStatefulSet } from './render-etcd.js';
 import { renderMonitoring, type MonitoringContent } from './render-monitoring.js';
 import { renderAlertRules } from '../../monitoring/alerts.js';
@@ -30,6 +31,7 @@ export function renderKubernetes(spec: Spec): KubeObject[] {
     renderAgentConfig(spec, names),
     ...renderBackupClaim(spec, names),
     ...renderServices(spec, names),
+    ...renderCertificates(spec, names),
     renderStatefulSet(spec, names, { token: names.token() }),
     renderDisruptionBudget(spec, names),
     ...renderAgent(spec, names),
