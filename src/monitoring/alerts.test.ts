@@ -16,6 +16,7 @@ after(() => cleanup.run());
 
 const ETCD = { job: 'etcd' };
 const AGENT = { job: 'etcd-steward', instance: '127.0.0.1:9779', cluster: 'etcd' };
+const CERT = { ...AGENT, file: '/etc/etcd-steward/tls/ca.crt', subject: 'CN=etcd-steward CA for etcd' };
 
 type Labels = Record<string, string>;
 interface Series {
@@ -424,6 +425,21 @@ const cases: Case[] = [
     name: 'no gap',
     series: [series('etcd_steward_changelog_gaps_total', AGENT, '0x30')],
     evalTime: '10m',
+    firing: [],
+  },
+  // promtool's clock starts at 0: a certificate expiring at day 29 is inside the 30 days.
+  {
+    alert: 'EtcdStewardCertificateExpiring',
+    name: 'expires in 29 days',
+    series: [series('etcd_steward_tls_cert_expiry_timestamp_seconds', CERT, `${29 * 86400}x60`)],
+    evalTime: '30m',
+    firing: [{ ...CERT, severity: 'warning' }],
+  },
+  {
+    alert: 'EtcdStewardCertificateExpiring',
+    name: 'expires in 31 days',
+    series: [series('etcd_steward_tls_cert_expiry_timestamp_seconds', CERT, `${31 * 86400}x60`)],
+    evalTime: '30m',
     firing: [],
   },
 ];

@@ -76,6 +76,7 @@ export const ALERT_NAMES = [
   'EtcdStewardDrillFailing',
   'EtcdStewardDefragFailing',
   'EtcdStewardChangeLogGap',
+  'EtcdStewardCertificateExpiring',
 ] as const;
 
 export const DEFAULT_ETCD_JOB = '.*etcd.*';
@@ -359,6 +360,15 @@ export function renderAlertRules(spec?: Pick<Spec, 'name'>, options: AlertRuleOp
       'The etcd change log has a gap: point-in-time recovery is broken for a stretch.',
       `The continuous backup of ${agent} missed revisions (compacted before they were read) {{ $value | humanize }} time(s) in the last hour; restores to points inside the gap are impossible.`,
       'Take a snapshot now (`etcd-steward backup create`) so a new chain starts; lengthen the compaction retention or shorten backup.flushInterval.',
+    ),
+    rule(
+      'EtcdStewardCertificateExpiring',
+      'warning',
+      '10m',
+      `etcd_steward_tls_cert_expiry_timestamp_seconds{${steward}} - time() < ${30 * 86400}`,
+      'An etcd TLS certificate expires within 30 days.',
+      `{{ $labels.file }} ({{ $labels.subject }}), used by ${agent}, expires in {{ $value | humanizeDuration }}.`,
+      'Renew it: `etcd-steward certs --reuse-ca --force` (then restart members one by one), or check why cert-manager did not renew the Certificate (`kubectl describe certificate`).',
     ),
   ];
 
