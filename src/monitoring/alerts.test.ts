@@ -486,7 +486,7 @@ describe('render alerts', () => {
     assert.equal(r.stdout, '');
     const check = await promtool(['check', 'rules', file], dir);
     assert.equal(check.code, 0, `${check.stdout}\n${check.stderr}`);
-    assert.match(check.stdout, /SUCCESS: 18 rules found/);
+    assert.match(check.stdout, /SUCCESS: 19 rules found/);
     const rules = parse(await readFile(file, 'utf8')) as RuleFile;
     const names = new Set(rules.groups.flatMap((g) => g.rules.map((rule) => rule.alert)));
     assert.deepEqual([...names].sort(), [...ALERT_NAMES].sort());
@@ -515,7 +515,7 @@ describe('render alerts', () => {
       ),
     );
     const rules = renderAlertRules().groups.flatMap((g) => g.rules);
-    assert.equal(rules.length, 18);
+    assert.equal(rules.length, 19);
     for (const rule of rules) {
       const url = rule.annotations['runbook_url'] ?? '';
       assert.equal(url, `${RUNBOOK_PAGE}#${rule.alert.toLowerCase()}`, rule.alert);
