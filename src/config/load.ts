@@ -76,6 +76,10 @@ function resolvePaths(spec: ParsedSpec, base: string): ParsedSpec {
     dataDir: path.resolve(base, spec.dataDir),
     etcd: { ...spec.etcd, bin: at(spec.etcd.bin) },
     tls,
+    monitoring: {
+      ...spec.monitoring,
+      certificateFiles: spec.monitoring.certificateFiles.map((f) => path.resolve(base, f)),
+    },
     auth: spec.auth && { ...spec.auth, passwordFile: at(spec.auth.passwordFile) },
     backup: spec.backup && {
       ...spec.backup,

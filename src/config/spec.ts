@@ -49,19 +49,29 @@ const fileTls = z.strictObject({
 
 const peerTls = fileTls.extend({ caFile: z.string().optional() });
 
-const tls = z.strictObject({
-  /** CA bundle that signed the members' certificates: clients verify with it (etcdctl --cacert). */
-  caFile: z.string().optional(),
-  /** Certificate and key steward presents to members (etcdctl --cert / --key). */
-  certFile: z.string().optional(),
-  keyFile: z.string().optional(),
-  /** Skip verification of the members' certificates (etcdctl --insecure-skip-tls-verify). */
-  insecureSkipVerify: z.boolean().default(false),
-  /** Local runtime: serve clients over TLS with this certificate. */
-  server: fileTls.optional(),
-  /** Local runtime: encrypt member-to-member traffic. */
-  peer: peerTls.optional(),
-});
+const tls = z
+  .strictObject({
+    /** CA bundle that signed the members' certificates: clients verify with it (etcdctl --cacert). */
+    caFile: z.string().optional(),
+    /** Certificate and key steward presents to members (etcdctl --cert / --key). */
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+    /** Skip verification of the members' certificates (etcdctl --insecure-skip-tls-verify). */
+    insecureSkipVerify: z.boolean().default(false),
+    /** Local runtime: serve clients over TLS with this certificate. */
+    server: fileTls.optional(),
+    /** Local runtime: encrypt member-to-member traffic. */
+    peer: peerTls.optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.server?.clientCertAuth && value.caFile === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['caFile'],
+        message: 'tls.server.clientCertAuth needs tls.caFile, the CA that signs client certificates',
+      });
+    }
+  });
 
 const auth = z
   .strictObject({
@@ -397,6 +407,8 @@ const monitoring = z
     tokenEnv: z.string().min(1).default('ETCD_STEWARD_TOKEN'),
     /** A file whose first line is the API token (instead of the environment variable). */
     tokenFile: z.string().optional(),
+    /** More certificate files whose expiry the agent exports (besides those of `tls`). */
+    certificateFiles: z.array(z.string().min(1)).default([]),
   })
   .superRefine((value, ctx) => {
     if (value.statusInterval < 1000) {

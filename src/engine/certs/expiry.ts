@@ -15,10 +15,17 @@ export interface CertificateExpiry {
   readonly notAfterSeconds: number;
 }
 
-/** The certificate files a spec names: the CA and client certificate, and the local members' own. */
-export function certificateFiles(spec: Pick<Spec, 'tls'>): string[] {
+/** The certificate files a spec names: the CA, the client certificate, the local members' own, and monitoring.certificateFiles. */
+export function certificateFiles(spec: Pick<Spec, 'tls' | 'monitoring'>): string[] {
   const t = spec.tls;
-  const files = [t?.caFile, t?.certFile, t?.server?.certFile, t?.peer?.certFile, t?.peer?.caFile];
+  const files = [
+    t?.caFile,
+    t?.certFile,
+    t?.server?.certFile,
+    t?.peer?.certFile,
+    t?.peer?.caFile,
+    ...spec.monitoring.certificateFiles,
+  ];
   return [...new Set(files.filter((f): f is string => f !== undefined))];
 }
 

@@ -4,6 +4,7 @@
  * metrics, least-privilege RBAC, the backup PVC when asked, and — with `schedules: cronjobs` —
  * CronJobs that run `backup create` and `defrag` instead of the agent's schedules.
  */
+import { MEMBER_CERTS_DIR, memberCertificateFiles, memberCertificateVolume } from './render-certs.js';
 import { stringify } from 'yaml';
 import type { Spec } from '../../config/spec.js';
 import { goDuration } from './render-etcd.js';
@@ -129,7 +130,7 @@ export function agentSpec(spec: Spec, names: ClusterNames): Record<string, unkno
   }
   // Parsed durations are milliseconds; the spec file wants text such as 10s. The token file is a
   // local path: the pod reads the token from its environment instead.
-  const { tokenFile: _tokenFile, ...monitoring } = spec.monitoring;
+  const { tokenFile: _tokenFile, certificateFiles: _files, ...monitoring } = spec.monitoring;
   doc['monitoring'] = {
     ...monitoring,
     listen: `0.0.0.0:${AGENT_PORT}`,
@@ -137,6 +138,9 @@ export function agentSpec(spec: Spec, names: ClusterNames): Record<string, unkno
     historyWindow: goDuration(monitoring.historyWindow),
     tokenEnv: TOKEN_ENV,
   };
+  const certificateFiles = memberCertificateFiles(spec);
+  if (certificateFiles.length > 0)
+    (doc['monitoring'] as Record<string, unknown>)['certificateFiles'] = certificateFiles;
   if (spec.greptimedb) doc['greptimedb'] = { ...spec.greptimedb };
   return doc;
 }
@@ -205,6 +209,11 @@ export function stewardPodParts(
       secret: { secretName: k.tls.agentClientSecret, defaultMode: 0o440 },
     });
     mounts.push({ name: 'steward-tls', mountPath: AGENT_PATHS.tlsDir, readOnly: true });
+  }
+  const memberCerts = memberCertificateVolume(spec);
+  if (memberCerts) {
+    volumes.push(memberCerts);
+    mounts.push({ name: memberCerts['name'], mountPath: MEMBER_CERTS_DIR, readOnly: true });
   }
   const claim = backupClaim(spec, names);
   if (claim) {

@@ -164,6 +164,21 @@ describe('TLS on Kubernetes', { concurrency: true }, () => {
     const config = agentConfig(greptime);
     assert.match(config, /caFile: \/etc\/etcd-steward\/tls\/ca.crt/);
     assert.doesNotMatch(config, /certFile|keyFile/);
+    // The members' public certificates (tls.crt only) are mounted for the expiry gauge.
+    const projected = agent.volumes?.find((v) => v.name === 'member-certs') as
+      | { projected: { sources: { secret: { name: string; items: { key: string; path: string }[] } }[] } }
+      | undefined;
+    assert.deepEqual(
+      projected?.projected.sources.map((s) => [s.secret.name, s.secret.items.map((i) => i.key).join()]),
+      [
+        ['etcd-server', 'tls.crt'],
+        ['etcd-peer', 'tls.crt'],
+      ],
+    );
+    assert.match(
+      config,
+      /certificateFiles:\n\s+- \/etc\/etcd-steward\/member-certs\/server.crt\n\s+- \/etc\/etcd-steward\/member-certs\/peer.crt/,
+    );
   });
 
   it('still refuses client certificate auth without a certificate for the agent', () => {

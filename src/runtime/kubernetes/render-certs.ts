@@ -79,3 +79,35 @@ export function renderCertificates(spec: Spec, names: ClusterNames): KubeObject[
   }
   return objects;
 }
+
+/** Where the agent mounts the members' certificates (tls.crt only, never a key). */
+export const MEMBER_CERTS_DIR = '/etc/etcd-steward/member-certs';
+
+/** The members' certificate Secrets and the file each one's tls.crt becomes in the agent. */
+function memberCertificates(spec: Spec): { secret: string; file: string }[] {
+  const tls = kubernetesSettings(spec).tls;
+  return [
+    ...(tls?.clientSecret ? [{ secret: tls.clientSecret, file: 'server.crt' }] : []),
+    ...(tls?.peerSecret ? [{ secret: tls.peerSecret, file: 'peer.crt' }] : []),
+  ];
+}
+
+/** The agent's view of the members' certificates: their paths, for monitoring.certificateFiles. */
+export function memberCertificateFiles(spec: Spec): string[] {
+  return memberCertificates(spec).map((c) => `${MEMBER_CERTS_DIR}/${c.file}`);
+}
+
+/** A projected volume of the members' public certificates (tls.crt only): the agent exports their expiry. */
+export function memberCertificateVolume(spec: Spec): { name: string; [key: string]: unknown } | undefined {
+  const certs = memberCertificates(spec);
+  if (certs.length === 0) return undefined;
+  return {
+    name: 'member-certs',
+    projected: {
+      defaultMode: 0o444,
+      sources: certs.map((c) => ({
+        secret: { name: c.secret, items: [{ key: 'tls.crt', path: c.file }] },
+      })),
+    },
+  };
+}
