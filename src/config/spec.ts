@@ -408,7 +408,7 @@ const monitoring = z
     /** A file whose first line is the API token (instead of the environment variable). */
     tokenFile: z.string().optional(),
     /** More certificate files whose expiry the agent exports (besides those of `tls`). */
-    certificateFiles: z.array(z.string().min(1)).default([]),
+    certificateFiles: z.array(z.string().min(1)).optional(),
   })
   .superRefine((value, ctx) => {
     if (value.statusInterval < 1000) {

@@ -24,7 +24,7 @@ export function certificateFiles(spec: Pick<Spec, 'tls' | 'monitoring'>): string
     t?.server?.certFile,
     t?.peer?.certFile,
     t?.peer?.caFile,
-    ...spec.monitoring.certificateFiles,
+    ...(spec.monitoring.certificateFiles ?? []),
   ];
   return [...new Set(files.filter((f): f is string => f !== undefined))];
 }
