@@ -62,6 +62,10 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'greptimedb repoint': [
     'etcd-steward greptimedb repoint greptimedb.default --endpoints http://etcd-0.etcd:2379',
   ],
+  certs: [
+    'etcd-steward certs --out ./certs',
+    'etcd-steward certs --config k8s.yaml --out ./certs --secrets   # Kubernetes Secrets too',
+  ],
   'install-etcd': ['etcd-steward install-etcd 3.6', 'etcd-steward install-etcd 3.5.16'],
   version: ['etcd-steward version', 'etcd-steward version -w json'],
   completion: [

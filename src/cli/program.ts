@@ -27,6 +27,7 @@ import { buildMemberCommand } from './commands/member.command.js';
 import { buildRecoverCommand } from './commands/recover.command.js';
 import { buildCompleteCommand, buildCompletionCommand } from './commands/completion.command.js';
 import { buildVersionCommand } from './commands/version.command.js';
+import { buildCertsCommand } from './commands/certs.command.js';
 
 const OUTPUT_FORMATS = ['table', 'wide', 'json'];
 
@@ -85,6 +86,7 @@ export function buildProgram(exit: ExitCode): Command {
   program.addCommand(buildApplyCommand(exit));
   program.addCommand(buildGreptimedbCommand(exit));
   program.addCommand(buildInstallEtcdCommand(exit));
+  program.addCommand(buildCertsCommand(exit));
   program.addCommand(buildVersionCommand(exit, pkg.version));
   program.addCommand(buildCompletionCommand(exit));
   program.addCommand(

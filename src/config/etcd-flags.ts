@@ -42,3 +42,31 @@ export function etcdSettingsFlags(spec: Spec): string[] {
   }
   return flags;
 }
+
+/** The files a member serves one side (clients or peers) with. */
+export interface MemberTlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** The CA that signs the other side's certificates (needed when they must present one). */
+  readonly caFile?: string | undefined;
+  /** The other side must present a certificate signed by caFile. */
+  readonly clientCertAuth: boolean;
+}
+
+/**
+ * Client-side TLS flags. Without client certificate auth, no trusted CA is given either: clients
+ * are then verified by user and password alone (a certificate they present is not taken as a user).
+ */
+export function clientTlsFlags(tls: MemberTlsFiles): string[] {
+  const flags = [`--cert-file=${tls.certFile}`, `--key-file=${tls.keyFile}`];
+  if (tls.clientCertAuth) flags.push(`--trusted-ca-file=${tls.caFile ?? ''}`, '--client-cert-auth');
+  return flags;
+}
+
+/** Peer TLS flags: with peer client certificate auth, members accept only peers signed by caFile. */
+export function peerTlsFlags(tls: MemberTlsFiles): string[] {
+  const flags = [`--peer-cert-file=${tls.certFile}`, `--peer-key-file=${tls.keyFile}`];
+  if (tls.caFile) flags.push(`--peer-trusted-ca-file=${tls.caFile}`);
+  if (tls.clientCertAuth) flags.push('--peer-client-cert-auth');
+  return flags;
+}

@@ -140,6 +140,23 @@ describe('import bitnami', () => {
     assertUsable(spec);
   });
 
+  it('client TLS without the chart’s client certificate authentication → clientCertAuth: false', async () => {
+    const dir = await tempDir(cleanup, 'bitnami-tls');
+    const values = path.join(dir, 'tls.yaml');
+    for (const [enable, expected] of [
+      ['false', false],
+      ['true', true],
+    ] as const) {
+      await writeFile(
+        values,
+        `auth: { client: { secureTransport: true, existingSecret: etcd-tls, enableAuthentication: ${enable} } }\n`,
+      );
+      const { spec } = await importBitnami([values]);
+      const tls = (spec['kubernetes'] as { tls: Record<string, unknown> }).tls;
+      assert.deepEqual(tls, { clientSecret: 'etcd-tls', clientCertAuth: expected });
+    }
+  });
+
   it('merges several files in Helm’s order and warns about unknown keys and unmapped variables', async () => {
     const dir = await tempDir(cleanup, 'bitnami');
     const extra = path.join(dir, 'extra.yaml');

@@ -316,9 +316,12 @@ function mapAuth(m: Mapper, auth: unknown): void {
     } else {
       m.warn(
         `auth.${side}.secureTransport`,
-        'auto-generated certificates are not supported: give a Secret in kubernetes.tls',
+        'auto-generated certificates are not supported: give a Secret in kubernetes.tls (etcd-steward certs --secrets makes them), or kubernetes.tls.certManager',
       );
     }
+    // The chart's client certificate authentication (off by default there): the spec's default is on.
+    if (side === 'client')
+      m.set(['kubernetes', 'tls', 'clientCertAuth'], tls['enableAuthentication'] === true);
   }
 }
 

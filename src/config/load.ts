@@ -76,6 +76,12 @@ function resolvePaths(spec: ParsedSpec, base: string): ParsedSpec {
     dataDir: path.resolve(base, spec.dataDir),
     etcd: { ...spec.etcd, bin: at(spec.etcd.bin) },
     tls,
+    monitoring: spec.monitoring.certificateFiles
+      ? {
+          ...spec.monitoring,
+          certificateFiles: spec.monitoring.certificateFiles.map((f) => path.resolve(base, f)),
+        }
+      : spec.monitoring,
     auth: spec.auth && { ...spec.auth, passwordFile: at(spec.auth.passwordFile) },
     backup: spec.backup && {
       ...spec.backup,

@@ -49,19 +49,29 @@ const fileTls = z.strictObject({
 
 const peerTls = fileTls.extend({ caFile: z.string().optional() });
 
-const tls = z.strictObject({
-  /** CA bundle that signed the members' certificates: clients verify with it (etcdctl --cacert). */
-  caFile: z.string().optional(),
-  /** Certificate and key steward presents to members (etcdctl --cert / --key). */
-  certFile: z.string().optional(),
-  keyFile: z.string().optional(),
-  /** Skip verification of the members' certificates (etcdctl --insecure-skip-tls-verify). */
-  insecureSkipVerify: z.boolean().default(false),
-  /** Local runtime: serve clients over TLS with this certificate. */
-  server: fileTls.optional(),
-  /** Local runtime: encrypt member-to-member traffic. */
-  peer: peerTls.optional(),
-});
+const tls = z
+  .strictObject({
+    /** CA bundle that signed the members' certificates: clients verify with it (etcdctl --cacert). */
+    caFile: z.string().optional(),
+    /** Certificate and key steward presents to members (etcdctl --cert / --key). */
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+    /** Skip verification of the members' certificates (etcdctl --insecure-skip-tls-verify). */
+    insecureSkipVerify: z.boolean().default(false),
+    /** Local runtime: serve clients over TLS with this certificate. */
+    server: fileTls.optional(),
+    /** Local runtime: encrypt member-to-member traffic. */
+    peer: peerTls.optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.server?.clientCertAuth && value.caFile === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['caFile'],
+        message: 'tls.server.clientCertAuth needs tls.caFile, the CA that signs client certificates',
+      });
+    }
+  });
 
 const auth = z
   .strictObject({
@@ -263,6 +273,14 @@ const dnsLabel = z
   .max(63);
 
 /** runtime: kubernetes — what `render kubernetes` puts in the manifests. Secrets are only named, never held. */
+type KubeTls = {
+  clientSecret?: string | undefined;
+  clientCertAuth: boolean;
+  agentClientSecret?: string | undefined;
+  peerSecret?: string | undefined;
+  certManager?: unknown;
+};
+
 const kubernetes = z.strictObject({
   namespace: dnsLabel.default('default'),
   /** The cluster's DNS domain (the kubelet's --cluster-domain), in the members' DNS names. */
@@ -310,12 +328,39 @@ const kubernetes = z.strictObject({
   /** TLS from Secrets of type kubernetes.io/tls with ca.crt (cert-manager's layout). */
   tls: z
     .strictObject({
-      /** Serve clients over TLS with this Secret; clients must present a certificate signed by its ca.crt. */
+      /** Serve clients over TLS with this Secret (tls.crt, tls.key, ca.crt). */
       clientSecret: z.string().min(1).optional(),
-      /** The certificate the agent and CronJobs present to members (needed with clientSecret). */
+      /**
+       * Clients must present a certificate signed by the Secret's ca.crt. false: server TLS only,
+       * clients authenticate with auth's user and password (GreptimeDB's path: it cannot present one).
+       */
+      clientCertAuth: z.boolean().default(true),
+      /** The certificate the agent and CronJobs present to members (needed with clientCertAuth). */
       agentClientSecret: z.string().min(1).optional(),
       /** Encrypt member-to-member traffic with this Secret. */
       peerSecret: z.string().min(1).optional(),
+      /**
+       * cert-manager issues the certificates: Certificate objects are rendered for the Secrets above
+       * (default names NAME-server-tls, NAME-peer-tls, NAME-client-tls).
+       */
+      certManager: z
+        .strictObject({
+          issuerRef: z.strictObject({
+            name: z.string().min(1),
+            kind: z.string().min(1).default('Issuer'),
+            group: z.string().min(1).default('cert-manager.io'),
+          }),
+          /** Certificate lifetime and when cert-manager renews it (Go durations, e.g. 2160h). */
+          duration: z
+            .string()
+            .regex(/^(\d+h)?(\d+m)?(\d+s)?$/)
+            .default('2160h'),
+          renewBefore: z
+            .string()
+            .regex(/^(\d+h)?(\d+m)?(\d+s)?$/)
+            .default('720h'),
+        })
+        .optional(),
     })
     .optional(),
   /** Secret with the agent's API token under `token` (it refuses to listen off loopback without one). */
@@ -433,6 +478,8 @@ const monitoring = z
     tokenEnv: z.string().min(1).default('ETCD_STEWARD_TOKEN'),
     /** A file whose first line is the API token (instead of the environment variable). */
     tokenFile: z.string().optional(),
+    /** More certificate files whose expiry the agent exports (besides those of `tls`). */
+    certificateFiles: z.array(z.string().min(1)).optional(),
   })
   .superRefine((value, ctx) => {
     if (value.statusInterval < 1000) {
@@ -489,7 +536,26 @@ export const specSchema = z
         message: "runtime 'local' picks its own endpoints; remove 'endpoints' or set runtime: external",
       });
     }
-  });
+  })
+  .transform(withCertManagerSecrets);
+
+/**
+ * With kubernetes.tls.certManager, cert-manager writes the Secrets: the ones not named get
+ * NAME-server-tls, NAME-peer-tls and NAME-client-tls (the last only with client certificate auth).
+ */
+function withCertManagerSecrets<
+  T extends { name: string; kubernetes?: { tls?: KubeTls | undefined } | undefined },
+>(value: T): T {
+  const t = value.kubernetes?.tls;
+  if (!t?.certManager) return value;
+  const tls: KubeTls = {
+    ...t,
+    clientSecret: t.clientSecret ?? `${value.name}-server-tls`,
+    peerSecret: t.peerSecret ?? `${value.name}-peer-tls`,
+    ...(t.clientCertAuth ? { agentClientSecret: t.agentClientSecret ?? `${value.name}-client-tls` } : {}),
+  };
+  return { ...value, kubernetes: { ...value.kubernetes, tls } };
+}
 
 /** A validated spec, with defaults applied and paths resolved against the spec file's folder. */
 export type Spec = Readonly<z.output<typeof specSchema>> & {

@@ -16,6 +16,7 @@ after(() => cleanup.run());
 
 const ETCD = { job: 'etcd' };
 const AGENT = { job: 'etcd-steward', instance: '127.0.0.1:9779', cluster: 'etcd' };
+const CERT = { ...AGENT, file: '/etc/etcd-steward/tls/ca.crt', subject: 'CN=etcd-steward CA for etcd' };
 
 type Labels = Record<string, string>;
 interface Series {
@@ -467,6 +468,21 @@ const cases: Case[] = [
     evalTime: '10m',
     firing: [],
   },
+  // promtool's clock starts at 0: a certificate expiring at day 29 is inside the 30 days.
+  {
+    alert: 'EtcdStewardCertificateExpiring',
+    name: 'expires in 29 days',
+    series: [series('etcd_steward_tls_cert_expiry_timestamp_seconds', CERT, `${29 * 86400}x60`)],
+    evalTime: '30m',
+    firing: [{ ...CERT, severity: 'warning' }],
+  },
+  {
+    alert: 'EtcdStewardCertificateExpiring',
+    name: 'expires in 31 days',
+    series: [series('etcd_steward_tls_cert_expiry_timestamp_seconds', CERT, `${31 * 86400}x60`)],
+    evalTime: '30m',
+    firing: [],
+  },
 ];
 
 /**
@@ -511,7 +527,7 @@ describe('render alerts', () => {
     assert.equal(r.stdout, '');
     const check = await promtool(['check', 'rules', file], dir);
     assert.equal(check.code, 0, `${check.stdout}\n${check.stderr}`);
-    assert.match(check.stdout, /SUCCESS: 20 rules found/);
+    assert.match(check.stdout, /SUCCESS: 21 rules found/);
     const rules = parse(await readFile(file, 'utf8')) as RuleFile;
     const names = new Set(rules.groups.flatMap((g) => g.rules.map((rule) => rule.alert)));
     assert.deepEqual([...names].sort(), [...ALERT_NAMES].sort());
@@ -540,7 +556,7 @@ describe('render alerts', () => {
       ),
     );
     const rules = renderAlertRules().groups.flatMap((g) => g.rules);
-    assert.equal(rules.length, 20);
+    assert.equal(rules.length, 21);
     for (const rule of rules) {
       const url = rule.annotations['runbook_url'] ?? '';
       assert.equal(url, `${RUNBOOK_PAGE}#${rule.alert.toLowerCase()}`, rule.alert);

@@ -78,6 +78,7 @@ export const ALERT_NAMES = [
   'EtcdStewardChangeLogGap',
   'EtcdStewardHealFailed',
   'EtcdStewardHealNeedsQuorum',
+  'EtcdStewardCertificateExpiring',
 ] as const;
 
 export const DEFAULT_ETCD_JOB = '.*etcd.*';
@@ -379,6 +380,15 @@ export function renderAlertRules(spec?: Pick<Spec, 'name'>, options: AlertRuleOp
       'A member needs healing but the cluster has no quorum to heal it.',
       `{{ $value | humanize }} member(s) of ${agent} need replacing, but the healthy voting members are too few for a membership change.`,
       'Bring back the other down members first (healing then goes on by itself); if they are lost, `etcd-steward recover` rebuilds the cluster from the most advanced survivor or backup.',
+    ),
+    rule(
+      'EtcdStewardCertificateExpiring',
+      'warning',
+      '10m',
+      `etcd_steward_tls_cert_expiry_timestamp_seconds{${steward}} - time() < ${30 * 86400}`,
+      'An etcd TLS certificate expires within 30 days.',
+      `{{ $labels.file }} ({{ $labels.subject }}), used by ${agent}, expires in {{ $value | humanizeDuration }}.`,
+      'Renew it: `etcd-steward certs --reuse-ca --force` (then restart members one by one), or check why cert-manager did not renew the Certificate (`kubectl describe certificate`).',
     ),
   ];
 

@@ -26,6 +26,7 @@ import { StatusHistory } from './history.js';
 import { startHttp, type HttpServer } from './http.js';
 import { JobFailure, JobQueue, type Job, type JobTrigger } from './jobs.js';
 import { createLogger, type Logger } from './logger.js';
+import { certificateFiles } from '../engine/certs/expiry.js';
 import { AgentMetrics } from './metrics.js';
 import { findProblems, type LastRun, type Problem } from './problems.js';
 import { Scheduler } from './scheduler.js';
@@ -172,6 +173,7 @@ class Care implements AgentCore {
     this.jobs = new JobQueue({ log });
     this.metrics = new AgentMetrics(options.clusterName);
     this.registry = this.metrics.registry;
+    this.metrics.watchCertificates(certificateFiles(options.spec));
     this.history = new StatusHistory(
       options.spec.monitoring.historyWindow,
       options.spec.monitoring.statusInterval,

@@ -1,10 +1,12 @@
 /**
  * The agent's Prometheus metrics (prom-client), prefix `etcd_steward_`. Member gauges come from
  * the status poll, so they work even when etcd's own metrics port is unreachable. Labels are only
- * `cluster`, `member`, `alarm` and `job`: bounded, never a backup name.
+ * `cluster`, `member`, `alarm` and `job` (and `file`/`subject` of the spec's certificate files):
+ * bounded, never a backup name.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { BackupManifest } from '../engine/backup/manifest.js';
+import { readExpiry } from '../engine/certs/expiry.js';
 import type { ClusterStatus } from '../engine/status.js';
 import { appliedLag, memberName } from './history.js';
 
@@ -79,6 +81,25 @@ export class AgentMetrics {
 
   readonly jobRuns = this.c('job_runs_total', 'Jobs run by the agent, by kind', ['cluster', 'job']);
   readonly jobFailures = this.c('job_failures_total', 'Jobs that failed, by kind', ['cluster', 'job']);
+
+  private certificateFiles: readonly string[] = [];
+  /** Read at every scrape, so a renewed certificate (cert-manager, `certs --reuse-ca`) shows at once. */
+  readonly certExpiry = new Gauge({
+    name: P + 'tls_cert_expiry_timestamp_seconds',
+    help: 'When a certificate the agent uses expires (notAfter), per file and subject',
+    labelNames: ['cluster', 'file', 'subject'],
+    registers: [this.registry],
+    collect: async () => {
+      this.certExpiry.reset();
+      for (const file of this.certificateFiles) {
+        // An unreadable file has no series; the agent's connections fail with the reason.
+        const certs = await readExpiry(file).catch(() => []);
+        for (const c of certs) {
+          this.certExpiry.set({ cluster: this.cluster, file, subject: c.subject }, c.notAfterSeconds);
+        }
+      }
+    },
+  });
 
   constructor(cluster: string) {
     this.cluster = cluster;
@@ -180,6 +201,11 @@ export class AgentMetrics {
 
   setBackupInterval(seconds: number | undefined): void {
     if (seconds !== undefined) this.backupInterval.set({ cluster: this.cluster }, seconds);
+  }
+
+  /** The certificate files whose expiry is exported. */
+  watchCertificates(files: readonly string[]): void {
+    this.certificateFiles = [...files];
   }
 
   backupFailed(): void {

@@ -5,6 +5,7 @@
  * CronJobs that run `backup create` and `defrag` instead of the agent's schedules.
  */
 import { createHash } from 'node:crypto';
+import { MEMBER_CERTS_DIR, memberCertificateFiles, memberCertificateVolume } from './render-certs.js';
 import { stringify } from 'yaml';
 import type { Spec } from '../../config/spec.js';
 import { goDuration } from './render-etcd.js';
@@ -92,8 +93,10 @@ export function agentSpec(spec: Spec, names: ClusterNames): Record<string, unkno
   if (names.clientTls) {
     doc['tls'] = {
       caFile: `${AGENT_PATHS.tlsDir}/ca.crt`,
-      certFile: `${AGENT_PATHS.tlsDir}/tls.crt`,
-      keyFile: `${AGENT_PATHS.tlsDir}/tls.key`,
+      // Without client certificate auth the agent needs only the CA, and signs in with auth's password.
+      ...(kubernetesSettings(spec).tls?.clientCertAuth === false
+        ? {}
+        : { certFile: `${AGENT_PATHS.tlsDir}/tls.crt`, keyFile: `${AGENT_PATHS.tlsDir}/tls.key` }),
     };
   }
   if (spec.auth) doc['auth'] = { user: spec.auth.user, passwordEnv: spec.auth.passwordEnv };
@@ -130,7 +133,7 @@ export function agentSpec(spec: Spec, names: ClusterNames): Record<string, unkno
   }
   // Parsed durations are milliseconds; the spec file wants text such as 10s. The token file is a
   // local path: the pod reads the token from its environment instead.
-  const { tokenFile: _tokenFile, ...monitoring } = spec.monitoring;
+  const { tokenFile: _tokenFile, certificateFiles: _files, ...monitoring } = spec.monitoring;
   doc['monitoring'] = {
     ...monitoring,
     listen: `0.0.0.0:${AGENT_PORT}`,
@@ -138,6 +141,9 @@ export function agentSpec(spec: Spec, names: ClusterNames): Record<string, unkno
     historyWindow: goDuration(monitoring.historyWindow),
     tokenEnv: TOKEN_ENV,
   };
+  const certificateFiles = memberCertificateFiles(spec);
+  if (certificateFiles.length > 0)
+    (doc['monitoring'] as Record<string, unknown>)['certificateFiles'] = certificateFiles;
   if (spec.greptimedb) doc['greptimedb'] = { ...spec.greptimedb };
   return doc;
 }
@@ -183,11 +189,22 @@ export function stewardPodParts(
     volumes.push({ name: 'config', configMap: { name: `${names.agent}-config` } });
     mounts.push({ name: 'config', mountPath: AGENT_PATHS.configDir, readOnly: true });
   }
-  if (names.clientTls) {
+  if (names.clientTls && k.tls?.clientSecret && !k.tls.clientCertAuth) {
+    // Server TLS only: the agent mounts the members' CA (never their key) to verify them.
+    volumes.push({
+      name: 'steward-tls',
+      secret: {
+        secretName: k.tls.clientSecret,
+        items: [{ key: 'ca.crt', path: 'ca.crt' }],
+        defaultMode: 0o440,
+      },
+    });
+    mounts.push({ name: 'steward-tls', mountPath: AGENT_PATHS.tlsDir, readOnly: true });
+  } else if (names.clientTls) {
     if (!k.tls?.agentClientSecret) {
       throw kubeInputError(
         'kubernetes.tls.clientSecret makes members require client certificates, and etcd-steward has none',
-        'set kubernetes.tls.agentClientSecret to a kubernetes.io/tls Secret signed by the same CA (with ca.crt)',
+        'set kubernetes.tls.agentClientSecret to a kubernetes.io/tls Secret signed by the same CA (with ca.crt), or kubernetes.tls.clientCertAuth: false (server TLS, password auth)',
       );
     }
     volumes.push({
@@ -195,6 +212,11 @@ export function stewardPodParts(
       secret: { secretName: k.tls.agentClientSecret, defaultMode: 0o440 },
     });
     mounts.push({ name: 'steward-tls', mountPath: AGENT_PATHS.tlsDir, readOnly: true });
+  }
+  const memberCerts = memberCertificateVolume(spec);
+  if (memberCerts) {
+    volumes.push(memberCerts);
+    mounts.push({ name: memberCerts['name'], mountPath: MEMBER_CERTS_DIR, readOnly: true });
   }
   const claim = options.backups === false ? undefined : backupClaim(spec, names);
   if (claim) {

@@ -3,9 +3,10 @@
  * of the official etcd image bootstrapped statically from the spec, and a PodDisruptionBudget that
  * never lets a voluntary eviction break quorum.
  */
-import { etcdSettingsFlags } from '../../config/etcd-flags.js';
+import { clientTlsFlags, etcdSettingsFlags, peerTlsFlags } from '../../config/etcd-flags.js';
 import type { Spec } from '../../config/spec.js';
 import { etcdPodPolicy } from './render-etcd-pod.js';
+import { secretFiles } from './render-certs.js';
 import { defaultEtcdImage, DEFAULT_ETCD_VERSIONS, ETCD_PATHS, ETCD_UID } from './render-images.js';
 import {
   commonLabels,
@@ -121,23 +122,13 @@ export function renderStatefulSet(spec: Spec, names: ClusterNames, options: Stat
   const volumes: Record<string, unknown>[] = [...(options.volumes ?? [])];
   if (k.tls?.clientSecret) {
     const dir = ETCD_PATHS.clientTls;
-    args.push(
-      `--cert-file=${dir}/tls.crt`,
-      `--key-file=${dir}/tls.key`,
-      `--trusted-ca-file=${dir}/ca.crt`,
-      '--client-cert-auth',
-    );
+    args.push(...clientTlsFlags(secretFiles(dir, k.tls.clientCertAuth)));
     volumeMounts.push({ name: 'client-tls', mountPath: dir, readOnly: true });
     volumes.push({ name: 'client-tls', secret: { secretName: k.tls.clientSecret, defaultMode: 0o440 } });
   }
   if (k.tls?.peerSecret) {
     const dir = ETCD_PATHS.peerTls;
-    args.push(
-      `--peer-cert-file=${dir}/tls.crt`,
-      `--peer-key-file=${dir}/tls.key`,
-      `--peer-trusted-ca-file=${dir}/ca.crt`,
-      '--peer-client-cert-auth',
-    );
+    args.push(...peerTlsFlags(secretFiles(dir, true)));
     volumeMounts.push({ name: 'peer-tls', mountPath: dir, readOnly: true });
     volumes.push({ name: 'peer-tls', secret: { secretName: k.tls.peerSecret, defaultMode: 0o440 } });
   }

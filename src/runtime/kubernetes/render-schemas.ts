@@ -24,7 +24,43 @@ function model<T>(Type: new (data: never) => T & { validate(): void }): Validato
   return (data) => new Type(data as never).validate();
 }
 
+/** cert-manager publishes no model package: the fields we render, checked as its CRD types them. */
+const CERTIFICATE_USAGES = new Set(['server auth', 'client auth', 'digital signature', 'key encipherment']);
+function certificate(data: unknown): void {
+  const spec = (data as { spec?: Record<string, unknown> }).spec;
+  const fail = (why: string) => {
+    throw new Error(`spec.${why}`);
+  };
+  if (!spec) return fail('is missing');
+  if (typeof spec['secretName'] !== 'string' || spec['secretName'] === '') fail('secretName must be a name');
+  const issuer = spec['issuerRef'] as Record<string, unknown> | undefined;
+  if (typeof issuer?.['name'] !== 'string') fail('issuerRef.name is required');
+  for (const key of ['kind', 'group'] as const) {
+    if (issuer?.[key] !== undefined && typeof issuer[key] !== 'string')
+      fail(`issuerRef.${key} must be a string`);
+  }
+  for (const key of ['dnsNames', 'ipAddresses', 'usages'] as const) {
+    const list = spec[key];
+    if (list !== undefined && (!Array.isArray(list) || !list.every((v) => typeof v === 'string'))) {
+      fail(`${key} must be a list of strings`);
+    }
+  }
+  for (const usage of (spec['usages'] as string[] | undefined) ?? []) {
+    if (!CERTIFICATE_USAGES.has(usage)) fail(`usages: unknown '${usage}'`);
+  }
+  for (const key of ['duration', 'renewBefore'] as const) {
+    const d = spec[key];
+    if (d !== undefined && (typeof d !== 'string' || !/^(\d+h)?(\d+m)?(\d+s)?$/.test(d)))
+      fail(`${key}: not a duration`);
+  }
+  if (typeof spec['commonName'] === 'string' && spec['commonName'].length > 64)
+    fail('commonName longer than 64');
+  if (!spec['commonName'] && !spec['dnsNames'] && !spec['ipAddresses'])
+    fail('needs commonName, dnsNames or ipAddresses');
+}
+
 const VALIDATORS: Record<string, Validator> = {
+  'cert-manager.io/v1/Certificate': certificate,
   'v1/ConfigMap': model(ConfigMap),
   'v1/PersistentVolumeClaim': model(PersistentVolumeClaim),
   'v1/Pod': model(Pod),

@@ -18,6 +18,7 @@ import {
 } from './render-agent.js';
 import { renderAuthBootstrap } from './render-auth.js';
 import { checkRenderableStorage, renderWarnings } from './render-checks.js';
+import { renderCertificates } from './render-certs.js';
 import { renderDisruptionBudget, renderServices, renderStatefulSet } from './render-etcd.js';
 import { renderNetworkPolicy } from './render-network.js';
 import { renderMonitoring, type MonitoringContent } from './render-monitoring.js';
@@ -38,6 +39,7 @@ export function renderKubernetes(spec: Spec): KubeObject[] {
     ...renderBackupClaim(spec, names),
     ...renderServices(spec, names),
     ...renderNetworkPolicy(spec, names),
+    ...renderCertificates(spec, names),
     renderStatefulSet(spec, names, { token: names.token() }),
     renderDisruptionBudget(spec, names),
     ...renderAgent(spec, names, config),

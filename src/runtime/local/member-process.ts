@@ -7,7 +7,7 @@ import { closeSync, openSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { etcdSettingsFlags } from '../../config/etcd-flags.js';
+import { clientTlsFlags, etcdSettingsFlags, peerTlsFlags } from '../../config/etcd-flags.js';
 import type { Spec } from '../../config/spec.js';
 import type { LocalClusterState, LocalMemberState } from './state.js';
 
@@ -46,16 +46,9 @@ export function memberArgs(spec: Spec, state: LocalClusterState, member: LocalMe
     ...etcdSettingsFlags(spec),
   ];
   const server = spec.tls?.server;
-  if (server) {
-    args.push(`--cert-file=${server.certFile}`, `--key-file=${server.keyFile}`);
-    if (server.clientCertAuth) args.push('--client-cert-auth', `--trusted-ca-file=${spec.tls?.caFile ?? ''}`);
-  }
+  if (server) args.push(...clientTlsFlags({ ...server, caFile: spec.tls?.caFile }));
   const peer = spec.tls?.peer;
-  if (peer) {
-    args.push(`--peer-cert-file=${peer.certFile}`, `--peer-key-file=${peer.keyFile}`);
-    if (peer.caFile) args.push(`--peer-trusted-ca-file=${peer.caFile}`);
-    if (peer.clientCertAuth) args.push('--peer-client-cert-auth');
-  }
+  if (peer) args.push(...peerTlsFlags(peer));
   return [...args, ...e.extraArgs];
 }
 
