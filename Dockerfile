@@ -102,7 +102,7 @@ RUN groupadd --gid 10001 steward \
  && chown 10001:10001 /var/lib/etcd-steward /backups \
  && ln -s /opt/etcd-steward/bin/etcd-steward.mjs /usr/local/bin/etcd-steward \
  && node -e 'const major = Number(process.versions.node.split(".")[0]); if (major < 20) { console.error(`Node ${process.version} is too old: etcd-steward needs Node 20 or newer`); process.exit(1); }' \
- && /usr/local/bin/etcd --version | grep -qx "etcd Version: ${ETCD_VERSION}" \
+ && [ "$(/usr/local/bin/etcd --version | sed -n 1p)" = "etcd Version: ${ETCD_VERSION}" ] \
  && /usr/local/bin/etcdutl version >/dev/null && /usr/local/bin/etcdctl version >/dev/null \
  && etcd-steward --version
 ENV ETCD_STEWARD_CACHE=/var/lib/etcd-steward \

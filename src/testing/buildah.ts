@@ -24,7 +24,9 @@ export async function buildah(args: readonly string[], timeoutMs = 120_000): Pro
     return stdout;
   } catch (error) {
     const e = error as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`buildah ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+    throw new Error(`buildah ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`, {
+      cause: error,
+    });
   }
 }
 
@@ -54,6 +56,7 @@ export async function buildImage(line: string): Promise<{ name: string; log: str
     const e = error as { stderr?: string; code?: number | string; signal?: string };
     throw new Error(
       `scripts/build-image.sh ${line} failed (exit ${String(e.code)}${e.signal ? `, ${e.signal}` : ''}):\n${e.stderr ?? ''}`,
+      { cause: error },
     );
   }
 }
@@ -106,7 +109,11 @@ export function runIn(
 }
 
 /** Starts `command` in `container` in the background (buildah passes SIGTERM on to it). */
-export function startIn(container: string, command: readonly string[], options: RunOptions = {}): ChildProcess {
+export function startIn(
+  container: string,
+  command: readonly string[],
+  options: RunOptions = {},
+): ChildProcess {
   return spawn('buildah', ['--storage-driver', STORAGE, ...runArgs(container, command, options)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });

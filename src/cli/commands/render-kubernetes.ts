@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { agentImageWarnings } from '../../runtime/kubernetes/render-images.js';
 import { renderKubernetes, toFiles, toYamlStream } from '../../runtime/kubernetes/render.js';
 import { loadSpec, type GlobalOptions } from '../context.js';
 
@@ -18,6 +19,8 @@ export async function renderKubernetesCommand(options: RenderKubernetesOptions):
   const spec = await loadSpec(options, true);
   if (!spec) return 2;
   const objects = renderKubernetes(spec);
+  for (const warning of agentImageWarnings(spec.kubernetes?.agentImage, spec.etcd.version))
+    process.stderr.write(`warning: ${warning}\n`);
   if (options.outputDir === undefined) {
     if (options.outputFile !== undefined) await writeFile(options.outputFile, toYamlStream(objects));
     else process.stdout.write(toYamlStream(objects));

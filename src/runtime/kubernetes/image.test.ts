@@ -103,18 +103,27 @@ async function asRun(
     const volume = pod.volumes?.find((v) => v.name === m.name);
     let host = options.hostDirs.get(m.mountPath);
     if (host === undefined && volume?.configMap) {
-      const configMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === volume.configMap?.name);
+      const configMap = objects.find(
+        (o) => o.kind === 'ConfigMap' && o.metadata.name === volume.configMap?.name,
+      );
       assert.ok(configMap?.data, `ConfigMap ${volume.configMap.name} is not rendered`);
       host = await tempDir(cleanup, `cm-${m.name}`);
-      for (const [file, content] of Object.entries(configMap.data)) await writeFile(path.join(host, file), content);
+      for (const [file, content] of Object.entries(configMap.data))
+        await writeFile(path.join(host, file), content);
     }
     if (host === undefined) host = await tempDir(cleanup, `vol-${m.name}`); // emptyDir and the like
     await chmod(host, 0o777);
     mounts.set(host, m.mountPath);
   }
   const security = { ...pod.securityContext, ...container.securityContext };
-  const user = security.runAsUser === undefined ? undefined : `${security.runAsUser}:${security.runAsGroup ?? security.runAsUser}`;
-  const command = [...(container.command ?? [AGENT_ENTRYPOINT]), ...container.args.map((a) => expand(a, env))];
+  const user =
+    security.runAsUser === undefined
+      ? undefined
+      : `${security.runAsUser}:${security.runAsGroup ?? security.runAsUser}`;
+  const command = [
+    ...(container.command ?? [AGENT_ENTRYPOINT]),
+    ...container.args.map((a) => expand(a, env)),
+  ];
   return { command, options: { user, env, mounts } };
 }
 
@@ -143,7 +152,12 @@ describe(`the etcd-steward image (etcd ${line}), built with buildah`, { skip, ti
     assert.deepEqual(config.Entrypoint, [AGENT_ENTRYPOINT]);
     assert.equal(config.User, '10001:10001');
 
-    const ctr = await workingContainer(cleanup, image.name);
+    // As the user pushes it to their registry (here: only a second name in the local store).
+    const repository = 'registry.image-test.internal/etcd-steward';
+    const pushed = `${repository}:${pkg.version}-etcd${line}`;
+    await buildah(['tag', image.name, pushed]);
+    cleanup.add(() => buildah(['rmi', pushed]));
+    const ctr = await workingContainer(cleanup, pushed);
     const version = await runIn(ctr, [AGENT_ENTRYPOINT, '--version']);
     assert.equal(version.code, 0, version.stderr);
     assert.equal(version.stdout.trim(), pkg.version);
@@ -169,7 +183,14 @@ describe(`the etcd-steward image (etcd ${line}), built with buildah`, { skip, ti
     assert.equal(backup.code, 0, backup.stderr);
 
     // status from inside the image (buildah's chroot shares the host's network).
-    const status = await runIn(ctr, [AGENT_ENTRYPOINT, 'status', '--endpoints', up.endpoints.join(','), '-o', 'json']);
+    const status = await runIn(ctr, [
+      AGENT_ENTRYPOINT,
+      'status',
+      '--endpoints',
+      up.endpoints.join(','),
+      '-o',
+      'json',
+    ]);
     assert.equal(status.code, 0, status.stderr);
     const statusJson = JSON.parse(status.stdout) as { healthy: boolean; members: { version: string }[] };
     assert.equal(statusJson.healthy, true, status.stdout);
@@ -186,20 +207,29 @@ describe(`the etcd-steward image (etcd ${line}), built with buildah`, { skip, ti
         members: 1,
         etcd: { version: line },
         backup: { storage: `file://${backups}`, schedule: '0 * * * *' },
-        kubernetes: { agentImage: image.name, backup: { pvc: { size: '1GiB' } } },
+        kubernetes: { agentImage: repository, backup: { pvc: { size: '1GiB' } } },
       }),
     );
     const rendered = await runCli(['--config', kubeSpec, 'render', 'kubernetes']);
     assert.equal(rendered.code, 0, rendered.stderr);
-    assert.doesNotMatch(rendered.stderr, /agentImage/, 'no image warning once kubernetes.agentImage is set');
+    assert.doesNotMatch(rendered.stderr, /warning/, 'no image warning once kubernetes.agentImage is set');
     const objects = documents(rendered.stdout);
-    const restore = await runCli(['--config', kubeSpec, 'restore', 'latest', '--runtime', 'kubernetes', '--new-cluster', 'etcd-new']);
+    const restore = await runCli([
+      '--config',
+      kubeSpec,
+      'restore',
+      'latest',
+      '--runtime',
+      'kubernetes',
+      '--new-cluster',
+      'etcd-new',
+    ]);
     assert.equal(restore.code, 0, restore.stderr);
     const restoreObjects = documents(restore.stdout);
 
     // The restore init container, exactly as rendered, builds member etcd-new-0's data dir …
     const statefulSet = podSpec(restoreObjects, 'StatefulSet');
-    const init = statefulSet.initContainers?.find((c) => c.image === image.name);
+    const init = statefulSet.initContainers?.find((c) => c.image === pushed);
     assert.ok(init, 'the restore StatefulSet has an init container of the image');
     const memberVolume = path.join(dir, 'member');
     await mkdir(memberVolume);
@@ -234,22 +264,34 @@ describe(`the etcd-steward image (etcd ${line}), built with buildah`, { skip, ti
     cleanup.add(() => killAndWait(served, 2000));
     let keys = '';
     for (let i = 0; i < 120 && served.exitCode === null; i += 1) {
-      keys = await etcdctl(binaries, [`http://127.0.0.1:${client}`], ['get', '--prefix', '/image/', '--keys-only']).catch(() => '');
+      keys = await etcdctl(
+        binaries,
+        [`http://127.0.0.1:${client}`],
+        ['get', '--prefix', '/image/', '--keys-only'],
+      ).catch(() => '');
       if (keys.trim()) break;
       await sleep(500);
     }
-    assert.equal(keys.trim().split(/\n+/).length, 5, `restored member serves the keys; etcd said:\n${servedLog}`);
+    assert.equal(
+      keys.trim().split(/\n+/).length,
+      5,
+      `restored member serves the keys; etcd said:\n${servedLog}`,
+    );
     await killAndWait(served, 2000);
 
     // The agent from the rendered Deployment and ConfigMap, pointed at the local cluster.
     const deployment = podSpec(objects, 'Deployment');
-    const agent = deployment.containers.find((c) => c.image === image.name);
+    const agent = deployment.containers.find((c) => c.image === pushed);
     assert.ok(agent, 'the agent Deployment runs the image');
     const configMap = objects.find((o) => o.kind === 'ConfigMap' && o.data?.['steward.yaml']);
     assert.ok(configMap?.data);
     const [metricsPort] = (await freePorts(1)) as [number];
     const inCluster = parseYaml(configMap.data['steward.yaml'] ?? '') as Record<string, unknown>;
-    assert.equal((inCluster['etcd'] as { version: string }).version, line, "the ConfigMap's spec has the image's etcd line");
+    assert.equal(
+      (inCluster['etcd'] as { version: string }).version,
+      line,
+      "the ConfigMap's spec has the image's etcd line",
+    );
     const configDir = await tempDir(cleanup, 'agent-config');
     await writeFile(
       path.join(configDir, 'steward.yaml'),
@@ -281,8 +323,14 @@ describe(`the etcd-steward image (etcd ${line}), built with buildah`, { skip, ti
       }
       await sleep(500);
     }
-    assert.match(metrics, /^etcd_steward_member_up\{[^}]*\} 1$/m, `the agent's /metrics; it said:\n${agentLog}`);
+    assert.match(
+      metrics,
+      /^etcd_steward_member_up\{[^}]*\} 1$/m,
+      `the agent's /metrics; it said:\n${agentLog}`,
+    );
     await killAndWait(server, 5000);
-    console.error(`image test: ${image.name} built in ${buildSeconds}s; ${image.log.trim().split('\n').pop() ?? ''}`);
+    console.error(
+      `image test: ${image.name} built in ${buildSeconds}s; ${image.log.trim().split('\n').pop() ?? ''}`,
+    );
   });
 });
