@@ -64,9 +64,13 @@ node_major=$("$node_bin" -p 'process.versions.node.split(".")[0]')
 # 4. The package, built.
 cd "$here"
 if [[ -n $npm_build ]]; then
-  [[ -d node_modules ]] || { log "npm ci (first build of this clone)"; npm ci --no-audit --no-fund >&2; }
-  log "npm run build"
-  npm run build >&2
+  if [[ ! -d node_modules ]]; then
+    log "npm ci (first build of this clone; its prepare step runs npm run build)"
+    npm ci --no-audit --no-fund >&2
+  else
+    log "npm run build"
+    npm run build >&2
+  fi
 fi
 [[ -f dist/bundle/etcd-steward.mjs && -f dist/web/index.html ]] || die "dist/ is not built: run npm run build"
 pkg_version=$(node -p 'require("./package.json").version')

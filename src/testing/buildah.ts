@@ -72,7 +72,7 @@ export async function workingContainer(cleanup: Cleanup, image: string): Promise
 export interface RunOptions {
   readonly user?: string;
   readonly env?: Readonly<Record<string, string>>;
-  /** host path → path in the container */
+  /** host path → path in the container; `DIR#…` as the key mounts DIR read-only (one dir, many places) */
   readonly mounts?: ReadonlyMap<string, string>;
 }
 
@@ -80,7 +80,10 @@ function runArgs(container: string, command: readonly string[], options: RunOpti
   const args = ['run', '--isolation', 'chroot'];
   if (options.user) args.push('--user', options.user);
   for (const [name, value] of Object.entries(options.env ?? {})) args.push('--env', `${name}=${value}`);
-  for (const [host, inside] of options.mounts ?? []) args.push('--volume', `${host}:${inside}`);
+  for (const [host, inside] of options.mounts ?? []) {
+    const [dir, readOnly] = host.split('#');
+    args.push('--volume', `${dir}:${inside}${readOnly === undefined ? '' : ':ro'}`);
+  }
   return [...args, container, '--', ...command];
 }
 

@@ -39,7 +39,7 @@ interface Container {
   args: string[];
   env?: EnvVar[];
   volumeMounts?: { name: string; mountPath: string }[];
-  securityContext?: { runAsUser?: number; runAsGroup?: number };
+  securityContext?: { runAsUser?: number; runAsGroup?: number; readOnlyRootFilesystem?: boolean };
 }
 interface PodSpec {
   containers: Container[];
@@ -116,6 +116,14 @@ async function asRun(
     mounts.set(host, m.mountPath);
   }
   const security = { ...pod.securityContext, ...container.securityContext };
+  if (container.securityContext?.readOnlyRootFilesystem) {
+    // A read-only root for a non-root user: the only places it could write outside its volumes
+    // are the world-writable temp dirs, so those become read-only empty dirs.
+    assert.ok(security.runAsUser, `${container.name} runs as a non-root user`);
+    const readOnly = await tempDir(cleanup, 'ro');
+    for (const dir of ['/tmp', '/var/tmp'])
+      if (![...mounts.values()].includes(dir)) mounts.set(`${readOnly}#${dir}`, dir);
+  }
   const user =
     security.runAsUser === undefined
       ? undefined
