@@ -108,10 +108,12 @@ fi
 base_stamp=$(stat -c %Y "$base_tar")
 if [[ $(bah inspect --type image --format '{{index .ImageAnnotations "io.etcd-steward.base-stamp"}}' "$base_image" 2>/dev/null || true) != "$base_stamp" ]]; then
   log "importing the base into buildah ($storage storage) as $base_image"
+  old_base=$(bah images --quiet --no-trunc "$base_image" 2>/dev/null || true)
   ctr=$(bah from scratch)
   bah add "$ctr" "$base_tar" / >/dev/null
   bah config --annotation "io.etcd-steward.base-stamp=$base_stamp" --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$ctr"
   bah commit -q --rm "$ctr" "$base_image" >/dev/null
+  [[ -z $old_base ]] || bah rmi "$old_base" >/dev/null 2>&1 || true # the one it replaces, unless in use
 fi
 
 # 6. The build context: only what the Dockerfile's context stages copy.
