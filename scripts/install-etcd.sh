@@ -6,6 +6,7 @@
 #   scripts/install-etcd.sh 3.6 3.7         the default release of these lines
 #   scripts/install-etcd.sh 3.5.16          one exact release (any the Go module proxy serves)
 #   scripts/install-etcd.sh --plan [ARG…]   print what would be built and roughly how long; build nothing
+#   scripts/install-etcd.sh --version-of 3.6  print the release a line (or version) resolves to: v3.6.16
 #
 # Every line is built with Go from the Go module proxy (wrapper module in tools/etcd; 3.5 with the
 # build tag etcd3_5 for its own etcdutl main). Idempotent: a release already installed is left
@@ -72,6 +73,7 @@ build_with_go() { # vX.Y.Z
   log "installed etcd $version in $dest ($(( $(date +%s) - start ))s)"
 }
 
+if [[ ${1:-} == --version-of ]]; then version_of "${2:?--version-of needs a line, e.g. 3.6}"; exit 0; fi
 plan=
 [[ ${1:-} == --plan ]] && { plan=1; shift; }
 args=("$@")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything `npm test` needs beyond npm packages, installed when missing: the etcd lines 3.5, 3.6,
-# 3.7, MinIO (the real S3 server), kube-apiserver, and Debian's openssl, iproute2 (as root: the
-# partition tests' network namespaces), prometheus and chromium.
+# 3.7, MinIO (the real S3 server), kube-apiserver, and Debian's openssl, iproute2 (the partition tests'
+# network namespaces), prometheus, chromium, buildah and debootstrap (the image test builds the
+# container image with them).
 #
 # Quick and quiet when all is there. Otherwise it says first what is missing and roughly how long
 # each takes, then runs the independent installs side by side (the Go builds each on their own,
@@ -14,19 +15,20 @@ etcd_args=(${STEWARD_TEST_LINES:+${STEWARD_TEST_LINES//,/ }})
 
 log() { printf 'install-test-deps: %s\n' "$*" >&2; }
 
-install_apt() { # command package
-  command -v "$1" >/dev/null && return
+# Debian packages whose command is missing: install_debian COMMAND:PACKAGE…
+install_debian() {
+  local missing=() pair
+  for pair in "$@"; do command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}"); done
+  [[ ${#missing[@]} -gt 0 ]] || return 0
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
     [[ -n $(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2>/dev/null) ]] || apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq "$2" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "install-test-deps: please install: $2" >&2
+    echo "install-test-deps: please install: ${missing[*]}" >&2
     return 1
   fi
 }
-install_openssl() { install_apt openssl openssl; }
-# `ip` for the partition tests' network namespaces (they skip loudly without root or ip).
-install_iproute2() { [[ $(id -u) -ne 0 ]] || install_apt ip iproute2; }
+DEBIAN_TOOLS=(openssl:openssl ip:iproute2 buildah:buildah debootstrap:debootstrap)
 
 # Each job: its name, then what it prints with --plan (empty when nothing is missing).
 declare -A plan=()
@@ -34,8 +36,9 @@ plan[etcd]=$(bash "$here/install-etcd.sh" --plan "${etcd_args[@]}")
 plan[minio]=$(bash "$here/install-minio.sh" --plan)
 plan[kube-apiserver]=$(bash "$here/install-kube-apiserver.sh" --plan)
 plan[packages]=$(
-  command -v openssl >/dev/null || echo "installing Debian's openssl package (seconds)"
-  [[ $(id -u) -ne 0 ]] || command -v ip >/dev/null || echo "installing Debian's iproute2 package (seconds)"
+  for pair in "${DEBIAN_TOOLS[@]}"; do
+    command -v "${pair%%:*}" >/dev/null || echo "installing Debian's ${pair#*:} package (seconds to a minute)"
+  done
   bash "$here/install-prometheus.sh" --plan
   bash "$here/install-chromium.sh" --plan
 )
@@ -45,7 +48,7 @@ run_job() { # name
     etcd) bash "$here/install-etcd.sh" "${etcd_args[@]}" ;;
     minio) bash "$here/install-minio.sh" ;;
     kube-apiserver) bash "$here/install-kube-apiserver.sh" ;;
-    packages) install_openssl && install_iproute2 && bash "$here/install-prometheus.sh" && bash "$here/install-chromium.sh" ;;
+    packages) install_debian "${DEBIAN_TOOLS[@]}" && bash "$here/install-prometheus.sh" && bash "$here/install-chromium.sh" ;;
   esac
 }
 

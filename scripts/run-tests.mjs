@@ -22,7 +22,15 @@ function collect(dir) {
   });
 }
 
-const targets = files.length > 0 ? files : collect('dist').sort();
+// Slow suites with their own npm script run only when named: the image test builds the container
+// image (about 2 min; `npm run test:image`, which .ci/run calls after `npm test`).
+const SEPARATE = new Set([path.join('dist', 'runtime', 'kubernetes', 'image.test.js')]);
+const targets =
+  files.length > 0
+    ? files
+    : collect('dist')
+        .filter((f) => !SEPARATE.has(f))
+        .sort();
 const concurrency = process.env.STEWARD_TEST_CONCURRENCY ?? '3';
 const result = spawnSync(
   process.execPath,

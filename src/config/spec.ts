@@ -387,7 +387,11 @@ const kubernetes = z.strictObject({
       identitySecret: z.string().min(1).optional(),
     })
     .optional(),
-  /** The etcd-steward image (agent, CronJobs, restore init container); see the Dockerfile. */
+  /**
+   * The etcd-steward image (agent, CronJobs, restore init container) in your registry, set once:
+   * REGISTRY/etcd-steward (the tag VERSION-etcdLINE that scripts/build-image.sh gives is added) or
+   * with its own tag/digest. Unset, `render` warns: the default is not published.
+   */
   agentImage: z.string().min(1).optional(),
   agentResources: resources.optional(),
   /** agent: the agent runs backup/defrag schedules; cronjobs: CronJobs run them (the agent still serves metrics). */

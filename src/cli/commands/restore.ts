@@ -198,6 +198,9 @@ async function restoreKubernetes(reference: string, options: RestoreOptions): Pr
   }
   const { renderRestore } = await import('../../runtime/kubernetes/render-restore.js');
   const { toYamlStream } = await import('../../runtime/kubernetes/render.js');
+  const { agentImageWarnings } = await import('../../runtime/kubernetes/render-images.js');
+  for (const warning of agentImageWarnings(spec.kubernetes?.agentImage, spec.etcd.version))
+    process.stderr.write(`warning: ${warning}\n`);
   const objects = renderRestore(spec, {
     backup: reference,
     newClusterName: options.newCluster ?? `${spec.name}-restored`,

@@ -9,7 +9,7 @@ import { MEMBER_CERTS_DIR, memberCertificateFiles, memberCertificateVolume } fro
 import { stringify } from 'yaml';
 import type { Spec } from '../../config/spec.js';
 import { goDuration } from './render-etcd.js';
-import { AGENT_PATHS, AGENT_UID, defaultAgentImage } from './render-images.js';
+import { AGENT_PATHS, AGENT_UID, resolveAgentImage } from './render-images.js';
 import {
   commonLabels,
   kubeInputError,
@@ -241,7 +241,7 @@ export const STEWARD_CONTAINER_SECURITY = {
 };
 
 export function agentImage(spec: Spec): string {
-  return kubernetesSettings(spec).agentImage ?? defaultAgentImage();
+  return resolveAgentImage(kubernetesSettings(spec).agentImage, spec.etcd.version);
 }
 
 /** Tolerations, node selector and pull secrets of every etcd-steward pod. */

@@ -29,7 +29,11 @@ export function defaultEtcdImage(line: EtcdLine): string {
   return `${ETCD_IMAGE_REPOSITORY}:v${DEFAULT_ETCD_VERSIONS[line]}`;
 }
 
-/** Where the etcd-steward image is pushed by default (docs/kubernetes.md says how to build and push your own). */
+/**
+ * The repository the manifests name while kubernetes.agentImage is unset. Nobody publishes it:
+ * `render` warns (agentImageWarnings) until the user builds the image, pushes it to their own
+ * registry and sets kubernetes.agentImage (docs/kubernetes.md).
+ */
 export const AGENT_IMAGE_REPOSITORY = 'ghcr.io/etcd-steward/etcd-steward';
 
 /** Our package version: package.json two or three folders up (the bundle sits at a different depth than tsc's output). */
@@ -48,9 +52,62 @@ function packageVersion(): string {
   return 'latest';
 }
 
-/** The etcd-steward image of this version, e.g. ghcr.io/etcd-steward/etcd-steward:0.1.0. */
-export function defaultAgentImage(): string {
-  return `${AGENT_IMAGE_REPOSITORY}:${packageVersion()}`;
+/**
+ * The tag scripts/build-image.sh gives the image of this package version and etcd line, and the
+ * manifests ask for: `0.1.0-etcd3.6` (the restore init container needs etcdutl of the spec's line).
+ */
+export function agentImageTag(line: EtcdLine): string {
+  return `${packageVersion()}-etcd${line}`;
+}
+
+/** A reference with its own tag or digest (a colon after the last slash, or `@`). */
+function hasTag(reference: string): boolean {
+  return reference.includes('@') || reference.slice(reference.lastIndexOf('/') + 1).includes(':');
+}
+
+/**
+ * The etcd-steward image the manifests run: kubernetes.agentImage as given when it carries a tag
+ * or digest; a bare repository (`registry.example.com/team/etcd-steward`, set once) gets the tag
+ * of this version and line; unset, the unpublished default repository.
+ */
+export function resolveAgentImage(agentImage: string | undefined, line: EtcdLine): string {
+  const reference = agentImage ?? AGENT_IMAGE_REPOSITORY;
+  return hasTag(reference) ? reference : `${reference}:${agentImageTag(line)}`;
+}
+
+/**
+ * What is wrong with the etcd-steward image the manifests name, as sentences for `render` to
+ * print: unset (the default is not published), a placeholder or a name only this machine knows,
+ * no registry host (it would be pulled from Docker Hub), or a tag of another etcd line.
+ */
+export function agentImageWarnings(agentImage: string | undefined, line: EtcdLine): string[] {
+  const image = resolveAgentImage(agentImage, line);
+  const fix = `build the image (scripts/build-image.sh, or docker build . — docs/kubernetes.md), push it to your registry and set kubernetes.agentImage: REGISTRY/etcd-steward (the tag ${agentImageTag(line)} is added)`;
+  if (agentImage === undefined) {
+    return [`kubernetes.agentImage is not set: the manifests run ${image}, which is not published; ${fix}`];
+  }
+  const warnings: string[] = [];
+  const first = image.split('/')[0] ?? '';
+  if (/example\.(com|org|net)/i.test(image) || /REGISTRY|[<>{}]/.test(image)) {
+    warnings.push(`kubernetes.agentImage ${image} is a placeholder; ${fix}`);
+  } else if (first === 'localhost' || /^(127\.|\[?::1)/.test(first)) {
+    warnings.push(
+      `kubernetes.agentImage ${image} names this machine's image store, which cluster nodes cannot pull from; push it to your registry (buildah push ${image} docker://REGISTRY/etcd-steward:${agentImageTag(line)}) and set kubernetes.agentImage to that`,
+    );
+  } else if (!image.includes('/') || !/[.:]/.test(first)) {
+    warnings.push(
+      `kubernetes.agentImage ${image} has no registry host, so nodes pull it from Docker Hub; give your registry: REGISTRY/etcd-steward`,
+    );
+  }
+  const tagged = /-etcd(\d+\.\d+)(?:\.\d+)?$/.exec(
+    image.slice(image.lastIndexOf('/') + 1).split('@')[0] ?? '',
+  );
+  if (tagged && tagged[1] !== line) {
+    warnings.push(
+      `kubernetes.agentImage ${image} carries etcd ${tagged[1]}, the spec's etcd.version is ${line}: restores would run etcdutl of another line; use the tag ${agentImageTag(line)} (scripts/build-image.sh ${line})`,
+    );
+  }
+  return warnings;
 }
 
 /** The image's ENTRYPOINT: the manifests give only arguments. */
