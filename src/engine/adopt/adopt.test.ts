@@ -417,6 +417,17 @@ describe(
         .json<{ endpoints: string[] }>()
         .endpoints.forEach((e, i) => (proxies[i]!.backend = Number(new URL(e).port)));
 
+      // A write to the release after the backup: the new cluster lacks it, so GreptimeDB stays.
+      const user = ['--user', `root:${PASSWORD}`];
+      await etcdctl(binaries, source, [...user, 'put', '__table_name/greptime/public/late', '{}']);
+      await assert.rejects(
+        adoptBitnami(options()),
+        /the release's etcd changed 1 key\(s\) after the backup .* re-pointing GreptimeDB now would lose them/,
+      );
+      assert.deepEqual(await greptimeEndpoints(), [OLD_ENDPOINT]);
+      await etcdctl(binaries, source, [...user, 'del', '__table_name/greptime/public/late']);
+      const revisionAfter = await sourceRevision(binaries);
+
       const lines: string[] = [];
       const result = await adoptBitnami(options({ onProgress: (l) => lines.push(l) }));
       assert.equal(result.newCluster.name, 'etcd-steward-2');
@@ -444,7 +455,8 @@ describe(
       assert.equal((await get(`/api/v1/namespaces/${NS}/services/etcd-steward`))['spec'].ports[0]?.port, 80);
       // Nothing of the old release was written: its objects and its etcd are as they were.
       assert.deepEqual(await Promise.all(releaseObjects.map(rv)), before);
-      assert.equal(await sourceRevision(binaries), revision);
+      assert.equal(await sourceRevision(binaries), revisionAfter);
+      assert.equal(revisionAfter, revision + 2, 'only the test wrote to the release');
       assert.ok(
         result.leftovers.includes('helm uninstall etcd -n etcd-cluster'),
         result.leftovers.join('\n'),

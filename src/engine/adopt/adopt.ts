@@ -422,6 +422,8 @@ function occupiedBy(newName: string, release: BitnamiRelease): KubeObject[] {
     at('apps/v1', 'StatefulSet', newName),
     at('policy/v1', 'PodDisruptionBudget', newName),
     at('v1', 'Secret', `${newName}-auth`),
+    // The restore pods read the backup storage settings from the agent config of the release's name.
+    at('v1', 'ConfigMap', `${release.fullname}-steward-config`),
     ...release.memberNames.map((_, i) => at('v1', 'PersistentVolumeClaim', `data-${newName}-${i}`)),
   ];
 }
