@@ -321,6 +321,23 @@ describe(
         backendStorage: { etcd: { endpoints: [OLD_ENDPOINT] } },
       };
       await applyObjects([greptime as unknown as KubeObject], { kubeconfig: api.kubeconfig });
+      // Another GreptimeDB, on another etcd: adopt must never point it at this release's data.
+      await applyObjects(
+        [
+          {
+            ...(greptime as unknown as KubeObject),
+            metadata: { name: 'other', namespace: 'greptimedb' },
+            spec: {
+              ...(greptime['spec'] as object),
+              meta: {
+                replicas: 1,
+                backendStorage: { etcd: { endpoints: ['etcd.other-ns.svc.cluster.local:2379'] } },
+              },
+            },
+          },
+        ],
+        { kubeconfig: api.kubeconfig },
+      );
     });
     after(() => cleanup.run());
 
@@ -368,6 +385,25 @@ describe(
       await assert.rejects(get(`/apis/apps/v1/namespaces/${NS}/statefulsets/etcd-steward-2`), /HTTP 404/);
       await assert.rejects(get(`/api/v1/namespaces/${NS}/configmaps/etcd-steward-adopt-etcd`), /HTTP 404/);
       assert.deepEqual(await Promise.all(releaseObjects.map(rv)), before);
+      assert.deepEqual(await greptimeEndpoints(), [OLD_ENDPOINT]);
+    });
+
+    it('from outside the cluster the pods are port-forwarded: with none running it says so; a GreptimeDBCluster not on the release is refused; nothing changes', async () => {
+      await assert.rejects(
+        adoptBitnami(options({ sourceEndpoints: undefined, inCluster: false })),
+        /cluster 'etcd' has no member pods in namespace etcd-cluster/,
+      );
+      await assert.rejects(
+        adoptBitnami(options({ greptimedb: 'other.greptimedb', dryRun: true })),
+        /GreptimeDBCluster greptimedb\/other does not keep its metadata in the release etcd-cluster\/etcd/,
+      );
+      const plan = await adoptBitnami(options({ greptimedb: undefined, dryRun: true }));
+      assert.match(
+        plan.steps.find((s) => s.step === 'repoint')?.detail ?? '',
+        /using the release: greptimedb\/mycluster \(rerun with --greptimedb mycluster\.greptimedb\)/,
+      );
+      assert.deepEqual(await backups().catch(() => []), []);
+      await assert.rejects(get(`/api/v1/namespaces/${NS}/configmaps/etcd-steward-adopt-etcd`), /HTTP 404/);
       assert.deepEqual(await greptimeEndpoints(), [OLD_ENDPOINT]);
     });
 

@@ -16,6 +16,7 @@ import { s3SettingsFrom } from '../../config/storage-settings.js';
 import { parseEndpoint } from '../../etcd/endpoint.js';
 import { MemberClient, type ConnectionOptions } from '../../etcd/member-client.js';
 import { InputError, StewardError } from '../../errors.js';
+import { greptimeClustersUsing } from '../../greptime/find-clusters.js';
 import { parseClusterRef, repointGreptimeDb, type RepointResult } from '../../greptime/repoint.js';
 import {
   leftoverCommands,
@@ -134,6 +135,7 @@ export async function adoptBitnami(options: AdoptOptions): Promise<AdoptResult> 
       { hint: `rerun without --name (or with --name ${record.newCluster}) to continue that move` },
     );
   const { spec, doc, warnings } = await buildSpec(release, newName, options);
+  const users = await greptimeUsers(target, release, newName, greptime);
   const storageUrl = spec.backup?.storage as string;
   const storage = await openStorage(storageUrl, { s3: s3SettingsFrom(spec) });
   const connection: ConnectionOptions = release.auth
@@ -201,7 +203,7 @@ export async function adoptBitnami(options: AdoptOptions): Promise<AdoptResult> 
       const repoint = greptime
         ? await repointGreptimeDb({ ...target, ...greptime, endpoints: [endpoint], dryRun: 'server' })
         : undefined;
-      steps.push(repointStep(repoint, greptime, true));
+      steps.push(repointStep(repoint, greptime, users, true));
       return result(
         true,
         { name, sha256: manifest?.sha256, revision: manifest?.revision },
@@ -283,7 +285,7 @@ export async function adoptBitnami(options: AdoptOptions): Promise<AdoptResult> 
       ? await repointGreptimeDb({ ...target, ...greptime, endpoints: [endpoint] })
       : undefined;
     if (repoint) await advance('repointed', manifest.name);
-    steps.push(repointStep(repoint, greptime, false));
+    steps.push(repointStep(repoint, greptime, users, false));
     return result(
       false,
       { name: manifest.name, sha256: manifest.sha256, revision: manifest.revision },
@@ -335,13 +337,60 @@ function base(release: BitnamiRelease, newCluster: string): Omit<AdoptRecord, 'b
 function repointStep(
   repoint: RepointResult | undefined,
   greptime: { name: string } | undefined,
+  users: readonly string[],
   dryRun: boolean,
 ): AdoptStep {
-  if (!greptime) return { step: 'repoint', outcome: 'skipped', detail: 'no --greptimedb given' };
+  if (!greptime) {
+    const hint = users.map((u) => u.split('/').reverse().join('.')).join(' or ');
+    return {
+      step: 'repoint',
+      outcome: 'skipped',
+      detail: users.length
+        ? `no --greptimedb given; using the release: ${users.join(', ')} (rerun with --greptimedb ${hint})`
+        : 'no --greptimedb given, and no GreptimeDBCluster names the release in its etcd endpoints',
+    };
+  }
   const detail = repoint
     ? `GreptimeDBCluster ${repoint.cluster} ${repoint.field}: ${repoint.oldEndpoints.join(',') || '(none)'} → ${repoint.newEndpoints.join(',')}${repoint.changed ? '' : ' (already)'}`
     : '';
   return { step: 'repoint', outcome: dryRun ? 'planned' : 'done', detail };
+}
+
+/**
+ * The GreptimeDBClusters that use the release; `--greptimedb` must be one of them, or already on
+ * the new cluster (a rerun), so that no other GreptimeDB is ever pointed at this data.
+ */
+async function greptimeUsers(
+  target: KubeTarget,
+  release: BitnamiRelease,
+  newName: string,
+  greptime: { name: string; namespace: string | undefined } | undefined,
+): Promise<string[]> {
+  const old = {
+    namespace: release.namespace,
+    services: [release.fullname, release.headlessService],
+    members: release.memberNames,
+    headless: release.headlessService,
+  };
+  const users = await greptimeClustersUsing(target, old);
+  if (!greptime) return users;
+  const wanted = `${greptime.namespace ?? 'default'}/${greptime.name}`;
+  if (users.includes(wanted)) return users;
+  const moved = await greptimeClustersUsing(target, {
+    namespace: release.namespace,
+    services: [newName, `${newName}-headless`],
+    members: release.memberNames.map((_, i) => `${newName}-${i}`),
+    headless: `${newName}-headless`,
+  });
+  if (moved.includes(wanted)) return users;
+  throw new InputError(
+    `GreptimeDBCluster ${wanted} does not keep its metadata in the release ${release.namespace}/${release.release} (none of its etcd endpoints names ${release.fullname} or its pods)`,
+    {
+      hint: users.length
+        ? `the GreptimeDBClusters that use the release: ${users.join(', ')}`
+        : 'no GreptimeDBCluster names the release; leave out --greptimedb and re-point by hand (etcd-steward greptimedb repoint)',
+    },
+  );
 }
 
 /**

@@ -115,7 +115,7 @@ export async function readBitnamiRelease(
   const server = kc.getCurrentCluster()?.server ?? '?';
   const api = objectApi(kc);
   const sets = (
-    await list(api, server, 'apps/v1', 'StatefulSet', namespace, `${INSTANCE}=${release}`)
+    await listObjects(api, server, 'apps/v1', 'StatefulSet', namespace, `${INSTANCE}=${release}`)
   ).filter((o) => o.metadata.labels?.['app.kubernetes.io/name'] === 'etcd');
   const sts = sets[0];
   if (!sts || sets.length > 1)
@@ -138,10 +138,10 @@ export async function readBitnamiRelease(
 
   const objects: ReleaseObject[] = [];
   for (const { apiVersion, kind } of RELEASE_KINDS) {
-    for (const o of await list(api, server, apiVersion, kind, namespace, `${INSTANCE}=${release}`))
+    for (const o of await listObjects(api, server, apiVersion, kind, namespace, `${INSTANCE}=${release}`))
       objects.push(releaseObject(o, apiVersion, kind));
   }
-  for (const o of await list(api, server, 'v1', 'Secret', namespace, `owner=helm,name=${release}`))
+  for (const o of await listObjects(api, server, 'v1', 'Secret', namespace, `owner=helm,name=${release}`))
     objects.push(releaseObject(o, 'v1', 'Secret'));
   return {
     release,
@@ -228,14 +228,17 @@ export function valuesFromStatefulSet(
   return values;
 }
 
-/** Lists objects of one kind; an empty list when the server does not serve the kind (no CRD). */
-async function list(
+/**
+ * Lists objects of one kind (namespace undefined: all namespaces); an empty list when the server
+ * does not serve the kind (no CRD), and a short retry while a new CRD's storage initializes.
+ */
+export async function listObjects(
   api: KubernetesObjectApi,
   server: string,
   apiVersion: string,
   kind: string,
-  namespace: string,
-  labelSelector: string,
+  namespace: string | undefined,
+  labelSelector?: string,
 ): Promise<KubeObject[]> {
   // A kind whose CRD was just installed answers 429 "storage is (re)initializing" for a while.
   const deadline = Date.now() + 60_000;
@@ -260,7 +263,7 @@ async function list(
       )
         return [];
       if (statusOf(error) !== 429 || Date.now() > deadline)
-        throw apiError(error, `listing ${kind} in ${namespace}`, server);
+        throw apiError(error, `listing ${kind} in ${namespace ?? 'all namespaces'}`, server);
       await sleep(1000);
     }
   }
