@@ -57,6 +57,10 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     'etcd-steward restore-member latest --name etcd-0 --initial-cluster etcd-0=http://etcd-0.etcd-headless:2380 --initial-cluster-token etcd-restored --initial-advertise-peer-urls http://etcd-0.etcd-headless:2380 --data-dir /var/lib/etcd',
   ],
   'import bitnami': ['etcd-steward import bitnami values.yaml --out steward.yaml'],
+  'adopt bitnami': [
+    'etcd-steward adopt bitnami etcd.etcd-cluster --values etcd.yaml --storage s3://backups/etcd --greptimedb mycluster.default --dry-run',
+    'etcd-steward adopt bitnami etcd.etcd-cluster --values etcd.yaml --storage s3://backups/etcd --greptimedb mycluster.default --out steward.yaml',
+  ],
   apply: ['etcd-steward apply --dry-run=server', 'etcd-steward apply --wait'],
   'auth enable': ['etcd-steward auth enable --config steward.yaml --wait 10m'],
   'greptimedb repoint': [

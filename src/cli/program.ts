@@ -19,6 +19,7 @@ import { buildDefragCommand } from './commands/defrag.command.js';
 import { buildServeCommand } from './commands/serve.command.js';
 import { buildRenderCommand } from './commands/render.command.js';
 import { buildImportCommand } from './commands/import.command.js';
+import { buildAdoptCommand } from './commands/adopt.command.js';
 import { buildApplyCommand } from './commands/apply.command.js';
 import { buildAuthCommand } from './commands/auth.command.js';
 import { buildGreptimedbCommand } from './commands/greptimedb.command.js';
@@ -83,6 +84,7 @@ export function buildProgram(exit: ExitCode): Command {
   program.addCommand(buildRenderCommand(exit));
   program.addCommand(buildImportCommand(exit));
   program.addCommand(buildAuthCommand(exit));
+  program.addCommand(buildAdoptCommand(exit));
   program.addCommand(buildApplyCommand(exit));
   program.addCommand(buildGreptimedbCommand(exit));
   program.addCommand(buildInstallEtcdCommand(exit));
