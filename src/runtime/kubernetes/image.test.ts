@@ -220,7 +220,11 @@ describe(`the etcd-steward image (etcd ${line}), built with buildah`, { skip, ti
     );
     const rendered = await runCli(['--config', kubeSpec, 'render', 'kubernetes']);
     assert.equal(rendered.code, 0, rendered.stderr);
-    assert.doesNotMatch(rendered.stderr, /warning: kubernetes\.agentImage/, 'no image warning once kubernetes.agentImage is set');
+    assert.doesNotMatch(
+      rendered.stderr,
+      /warning: kubernetes\.agentImage/,
+      'no image warning once kubernetes.agentImage is set',
+    );
     const objects = documents(rendered.stdout);
     const restore = await runCli([
       '--config',
