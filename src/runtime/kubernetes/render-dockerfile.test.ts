@@ -31,7 +31,11 @@ describe('the Dockerfile and the manifests agree', () => {
     );
     const objects = [
       ...renderKubernetes(spec),
-      ...renderRestore(spec, { backup: 'latest', newClusterName: 'etcd-new' }),
+      ...renderRestore(spec, {
+        backup: 'etcd-20261204T120000Z',
+        sha256: 'a'.repeat(64),
+        newClusterName: 'etcd-new',
+      }),
     ];
     const containers: Container[] = [];
     for (const o of objects) {
