@@ -71,7 +71,12 @@ export function renderBootstrap(
       ]
     : [];
   const peerUrl = etcdFlags.find((f) => f.startsWith('--initial-advertise-peer-urls=')) ?? '';
-  const container = (name: string, args: string[], mounts: Record<string, unknown>[]) => ({
+  const container = (
+    name: string,
+    args: string[],
+    mounts: Record<string, unknown>[],
+    sharedMounts = parts.mounts,
+  ) => ({
     name,
     image: agentImage(spec),
     imagePullPolicy: k.imagePullPolicy,
@@ -80,7 +85,7 @@ export function renderBootstrap(
     ...(parts.envFrom.length > 0 ? { envFrom: parts.envFrom } : {}),
     // Runs as etcd's user, so the data dir and config it writes belong to the member that opens them.
     securityContext: { ...STEWARD_CONTAINER_SECURITY, runAsUser: ETCD_UID, runAsGroup: ETCD_UID },
-    volumeMounts: [...mounts, ...parts.mounts],
+    volumeMounts: [...mounts, ...sharedMounts],
   });
   const init = container(
     'member-init',
@@ -91,7 +96,13 @@ export function renderBootstrap(
     ],
   );
   const promote = {
-    ...container('promote', ['member-init', '--promote', ...common, '--', '--name=$(POD_NAME)', peerUrl], []),
+    ...container(
+      'promote',
+      ['member-init', '--promote', ...common, '--', '--name=$(POD_NAME)', peerUrl],
+      [],
+      // It reads no backups.
+      parts.mounts.filter((m) => m['name'] !== 'backups'),
+    ),
     // A native sidecar (Kubernetes 1.29+): runs beside etcd for the pod's life.
     restartPolicy: 'Always',
   };
