@@ -100,6 +100,11 @@ export async function memberInitCommand(etcdFlags: string[], options: MemberInit
       endpoints,
       connection,
       dataPresent,
+      moveDataAside: async () => {
+        const aside = `${dataDir}.removed-${new Date().toISOString().replace(/[-:.]/g, '')}`;
+        await rename(dataDir, aside);
+        return aside;
+      },
       restorePinned: options.restore !== undefined,
       restoredBefore: existsSync(marker),
       emptyPeers: () => emptyPeers(others),

@@ -51,6 +51,11 @@ export interface BootstrapOptions {
   readonly connection: ConnectionOptions;
   /** True when the member's data dir holds data. */
   readonly dataPresent: boolean;
+  /**
+   * Moves the data dir aside (never deletes it): called when it holds data of a member the running
+   * cluster removed (a scale-down left the volume); the member then joins afresh.
+   */
+  readonly moveDataAside?: () => Promise<string>;
   /** A backup is pinned: a member of a cluster being created restores it rather than starting empty. */
   readonly restorePinned: boolean;
   /** This volume held a restored member before (its marker): never restore or start new again. */
@@ -117,7 +122,18 @@ function isInitialSet(current: Survey, bootstrap: readonly BootstrapPeer[]): boo
 
 /** Decides how this member starts and makes the membership changes a join needs. */
 export async function decideBootstrap(options: BootstrapOptions): Promise<BootstrapDecision> {
-  if (options.dataPresent) return { kind: 'start', reason: 'the data dir holds data: etcd starts from it' };
+  if (options.dataPresent) {
+    const current = await trySurvey(options);
+    if (!current || memberAtPeerUrl(current, options.peerUrl) || !options.moveDataAside)
+      return { kind: 'start', reason: 'the data dir holds data: etcd starts from it' };
+    // The cluster runs without a member at our peer URL: this data is of a removed member.
+    const moved = await options.moveDataAside();
+    const joined = await join(options, current);
+    return {
+      ...joined,
+      reason: `the running cluster removed this member earlier: moved its data aside to ${moved}; ${joined.reason}`,
+    };
+  }
   const inInitialSet = options.bootstrap.some(
     (b) => b.name === options.name && sameUrl(b.peerUrl, options.peerUrl),
   );
