@@ -49,6 +49,7 @@ describe('program', () => {
       'snapshot diff',
       'restore',
       'restore-member',
+      'member-init',
       'defrag',
       'serve',
       'render alerts',
