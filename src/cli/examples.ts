@@ -56,6 +56,9 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'restore-member': [
     'etcd-steward restore-member latest --name etcd-0 --initial-cluster etcd-0=http://etcd-0.etcd-headless:2380 --initial-cluster-token etcd-restored --initial-advertise-peer-urls http://etcd-0.etcd-headless:2380 --data-dir /var/lib/etcd',
   ],
+  'member-init': [
+    'etcd-steward member-init --config /etc/etcd-steward/steward.yaml --endpoints http://etcd-0.etcd-headless:2379 --write-config /run/etcd-steward/etcd.yaml -- --name=etcd-0 --data-dir=/var/lib/etcd/data --listen-peer-urls=http://0.0.0.0:2380 --initial-advertise-peer-urls=http://etcd-0.etcd-headless:2380 --initial-cluster=etcd-0=http://etcd-0.etcd-headless:2380 --initial-cluster-token=etcd',
+  ],
   'import bitnami': ['etcd-steward import bitnami values.yaml --out steward.yaml'],
   'adopt bitnami': [
     'etcd-steward adopt bitnami etcd.etcd-cluster --values etcd.yaml --storage s3://backups/etcd --greptimedb mycluster.default --dry-run',

@@ -49,6 +49,7 @@ describe('program', () => {
       'snapshot diff',
       'restore',
       'restore-member',
+      'member-init',
       'defrag',
       'serve',
       'render alerts',
@@ -113,7 +114,9 @@ describe('program', () => {
         [program, ...chain].flatMap((c) => c.options.flatMap((o) => [o.long, o.short])).filter(Boolean),
       );
       for (const example of examples) {
-        const words = example.replace(/#.*$/, '').trim().split(/\s+/);
+        const all = example.replace(/#.*$/, '').trim().split(/\s+/);
+        // After `--` come another program's arguments (member-init: etcd's flags).
+        const words = all.includes('--') ? all.slice(0, all.indexOf('--')) : all;
         if (words[0] !== 'etcd-steward') continue; // e.g. `source <(…)`
         assert.equal(words.slice(1, 1 + chain.length).join(' '), path, `${example}: names its command`);
         for (const flag of words.filter((w) => w.startsWith('-')).map((w) => w.split('=')[0] as string))

@@ -15,6 +15,7 @@ import { buildBackupCommand } from './commands/backup.command.js';
 import { buildSnapshotCommand } from './commands/snapshot.command.js';
 import { buildRestoreCommand } from './commands/restore.command.js';
 import { buildRestoreMemberCommand } from './commands/restore-member.command.js';
+import { buildMemberInitCommand } from './commands/member-init.command.js';
 import { buildDefragCommand } from './commands/defrag.command.js';
 import { buildServeCommand } from './commands/serve.command.js';
 import { buildRenderCommand } from './commands/render.command.js';
@@ -80,6 +81,7 @@ export function buildProgram(exit: ExitCode): Command {
   program.addCommand(buildDefragCommand(exit));
   program.addCommand(buildMemberCommand(exit));
   program.addCommand(buildRecoverCommand(exit));
+  program.addCommand(buildMemberInitCommand(exit));
   program.addCommand(buildServeCommand(exit));
   program.addCommand(buildRenderCommand(exit));
   program.addCommand(buildImportCommand(exit));

@@ -53,15 +53,18 @@ export function printApplyResult(result: ApplyResult, options: GlobalOptions): v
   if (result.ready.length > 0) progress(options.output, `ready: ${result.ready.join(', ')}`);
 }
 
-/** The objects of --filename, else those `render kubernetes` makes of the spec. */
+/**
+ * The objects of --filename, else those `render kubernetes` makes of the spec — with the
+ * StatefulSet's replicas and the PodDisruptionBudget set by one scaling step (apply-scale.ts).
+ */
 async function objectsToApply(options: ApplyCommandOptions): Promise<KubeObject[]> {
   if (options.filename !== undefined) return readManifests(options.filename);
   const spec = await loadSpec(options, true);
   if (!spec) return [];
   const { kubernetesWarnings, renderKubernetes } = await import('../../runtime/kubernetes/render.js');
-  const objects = renderKubernetes(spec);
   for (const warning of kubernetesWarnings(spec)) progress(options.output, `warning: ${warning}`);
-  return objects;
+  const { scaleObjects } = await import('./apply-scale.js');
+  return scaleObjects(spec, renderKubernetes(spec), options);
 }
 
 /** Every object of a YAML stream (a file, or `-` for stdin); lists (kind: List) are unpacked. */

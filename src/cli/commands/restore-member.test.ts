@@ -1,7 +1,6 @@
 /**
- * `restore-member`, what the Kubernetes restore's init container runs, run here with the very
- * arguments `renderRestore` gives that container (only the paths and the pod name put in, as the
- * pod's volumes and its downward API would): it fetches and checks a real backup, builds the
+ * `restore-member`, a member's data dir built from a backup (what `member-init --restore` does
+ * inside a pod, as a command of its own): it fetches and checks a real backup, builds the
  * member's data dir with the real etcdutl, and a real etcd started on that dir serves the data.
  * Main line only (3.6): the steps are the local restore's, tested on every line in restore.test.ts.
  */
@@ -13,7 +12,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseSpec } from '../../config/load.js';
 import type { BackupManifest } from '../../engine/backup/manifest.js';
-import { renderRestore } from '../../runtime/kubernetes/render-restore.js';
+import { clusterNames } from '../../runtime/kubernetes/render-types.js';
 import { freePorts } from '../../runtime/local/ports.js';
 import {
   Cleanup,
@@ -29,19 +28,29 @@ import {
 const cleanup = new Cleanup();
 after(() => cleanup.run());
 
-/** The restore init container's arguments, from the rendered StatefulSet. */
+/** restore-member's arguments for member 0 of a one-member cluster named etcd-recover (paths filled in by the test). */
 function initArgs(): string[] {
-  const spec = parseSpec(
-    'runtime: kubernetes\nmembers: 1\nbackup: { storage: /backups }\nkubernetes: { backup: { pvc: { existingClaim: nfs-backups } } }\n',
-    undefined,
-  );
-  const sts = renderRestore(spec, { backup: 'latest', newClusterName: 'etcd-recover' }).find(
-    (o) => o.kind === 'StatefulSet',
-  );
-  const init = (sts?.['spec'] as { template: { spec: { initContainers: { args: string[] }[] } } }).template
-    .spec.initContainers[0];
-  assert.ok(init, 'the restore StatefulSet has an init container');
-  return init.args;
+  const names = clusterNames(parseSpec('runtime: kubernetes\nmembers: 1\n', undefined), 'etcd-recover');
+  return [
+    'restore-member',
+    'latest',
+    '--config',
+    'CONFIG',
+    '--storage',
+    'STORAGE',
+    '--name',
+    '$(POD_NAME)',
+    '--data-dir',
+    'DATA',
+    '--initial-cluster',
+    names.initialCluster(),
+    '--initial-cluster-token',
+    names.restoredToken(),
+    '--initial-advertise-peer-urls',
+    names.peerUrl('$(POD_NAME)'),
+    '--etcdutl',
+    'ETCDUTL',
+  ];
 }
 
 function withValue(args: string[], flag: string, value: string): string[] {

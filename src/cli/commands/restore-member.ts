@@ -10,12 +10,14 @@ import { execFile } from 'node:child_process';
 import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { localSnapshot } from '../../engine/backup/fetch.js';
+import { findBackup, readCatalog } from '../../engine/backup/catalog.js';
+import { fetchBackup, localSnapshot, type LocalSnapshot } from '../../engine/backup/fetch.js';
 import { keysFor } from '../../engine/backup/spec-keys.js';
+import type { DecryptionKeys } from '../../engine/backup/encryption.js';
 import { checkSnapshotFile, requireTrailer } from '../../engine/backup/snapshot-facts.js';
 import { InputError, StewardError } from '../../errors.js';
-import { loadSpec, type GlobalOptions } from '../context.js';
-import { storageFor } from '../context.js';
+import type { BackupStorage } from '../../storage/storage.js';
+import { loadSpec, storageFor, type GlobalOptions } from '../context.js';
 
 const exec = promisify(execFile);
 
@@ -43,9 +45,36 @@ export async function restoreMemberCommand(
     return 0;
   }
   const spec = await loadSpec(options, false);
-  const snapshot = await localSnapshot(reference, () => storageFor(options, spec), {
+  const restored = await buildMemberFromBackup(reference, options, () => storageFor(options, spec), {
     keys: await keysFor({}, spec),
   });
+  process.stderr.write(`${restored.line}\n`);
+  return 0;
+}
+
+/** What `buildMemberFromBackup` restored. */
+export interface BuiltMember {
+  readonly backup: string;
+  readonly sha256: string | undefined;
+  readonly revision: number | undefined;
+  readonly line: string;
+}
+
+/**
+ * Fetches `reference` (a backup name or a file), checks it — against `options.pinnedSha256` too
+ * when given: the catalog's SHA-256 of the stored object must be the pinned one, and the bytes
+ * fetched are checked against it — and builds the member's data dir beside it, then renames it in.
+ */
+export async function buildMemberFromBackup(
+  reference: string,
+  options: RestoreMemberOptions & { readonly pinnedSha256?: string },
+  storage: () => Promise<BackupStorage>,
+  fetchOptions: { readonly keys?: DecryptionKeys | undefined } = {},
+): Promise<BuiltMember> {
+  const snapshot =
+    options.pinnedSha256 === undefined
+      ? await localSnapshot(reference, storage, fetchOptions)
+      : await pinnedSnapshot(reference, options.pinnedSha256, storage, fetchOptions);
   try {
     const facts = await checkSnapshotFile(snapshot.file);
     if (facts.problems.length > 0) {
@@ -88,11 +117,42 @@ export async function restoreMemberCommand(
       );
     }
     await rename(building, options.dataDir);
-    process.stderr.write(
-      `restored member ${options.name} from ${snapshot.manifest?.name ?? reference} (revision ${facts.revision}) into ${path.resolve(options.dataDir)}\n`,
-    );
-    return 0;
+    return {
+      backup: snapshot.manifest?.name ?? reference,
+      sha256: snapshot.manifest?.sha256,
+      revision: facts.revision,
+      line: `restored member ${options.name} from ${snapshot.manifest?.name ?? reference} (revision ${facts.revision}) into ${path.resolve(options.dataDir)}`,
+    };
   } finally {
     await snapshot.dispose();
   }
+}
+
+/**
+ * The pinned backup as a local file: the catalog's entry of that exact name must carry the pinned
+ * SHA-256 (of the stored object), and the fetch checks the bytes against it. `latest` is refused:
+ * a pin names one backup.
+ */
+async function pinnedSnapshot(
+  name: string,
+  sha256: string,
+  storage: () => Promise<BackupStorage>,
+  fetchOptions: { readonly keys?: DecryptionKeys | undefined },
+): Promise<LocalSnapshot> {
+  if (name === 'latest')
+    throw new InputError('a pinned restore names one backup, not latest', {
+      hint: 'render the restore again: it resolves latest to a name and its SHA-256',
+    });
+  const store = await storage();
+  const manifest = findBackup(await readCatalog(store), name);
+  if (manifest.sha256.toLowerCase() !== sha256.toLowerCase()) {
+    throw new StewardError(
+      `refusing to restore ${name}: its SHA-256 is ${manifest.sha256}, and the restore was pinned to ${sha256}`,
+      {
+        hint: 'the backup in the storage is not the one the cluster was rendered with; render the restore again from a backup you choose (`etcd-steward backup list`)',
+      },
+    );
+  }
+  const file = await fetchBackup(store, manifest, fetchOptions);
+  return { file, manifest, dispose: () => rm(file, { force: true }) };
 }

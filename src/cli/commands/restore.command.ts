@@ -52,6 +52,10 @@ export function buildRestoreCommand(exit: ExitCode): Command {
       'with --runtime kubernetes: apply, wait until the new cluster is ready, then point this GreptimeDBCluster (NAME[.NAMESPACE]) at it',
     )
     .option(
+      '--sha256 <hex>',
+      'with --runtime kubernetes: pin the backup to this SHA-256 (of its stored object) without reading the catalog from here',
+    )
+    .option(
       '--kubeconfig <file>',
       'with --apply: kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)',
     )

@@ -34,6 +34,8 @@ export interface RestoreOptions extends GlobalOptions {
   readonly apply?: boolean;
   /** With --runtime kubernetes: re-point this GreptimeDBCluster (NAME[.NAMESPACE]) once ready. */
   readonly greptimedb?: string;
+  /** With --runtime kubernetes: the backup's SHA-256, when the catalog is not readable from here. */
+  readonly sha256?: string;
   readonly kubeconfig?: string;
   readonly context?: string;
   readonly wait?: boolean;
@@ -201,17 +203,52 @@ async function restoreKubernetes(reference: string, options: RestoreOptions): Pr
   const { agentImageWarnings } = await import('../../runtime/kubernetes/render-images.js');
   for (const warning of agentImageWarnings(spec.kubernetes?.agentImage, spec.etcd.version))
     process.stderr.write(`warning: ${warning}\n`);
+  const pin = await pinBackup(reference, options, spec);
   const objects = renderRestore(spec, {
-    backup: reference,
+    backup: pin.name,
+    sha256: pin.sha256,
     newClusterName: options.newCluster ?? `${spec.name}-restored`,
     ...(options.storage !== undefined ? { storage: options.storage } : {}),
   });
   if (options.apply || options.greptimedb !== undefined) return applyRestore(objects, options);
   process.stdout.write(toYamlStream(objects));
   process.stderr.write(
-    `apply with kubectl apply -f - (or etcd-steward apply); each member's init container fetches ${reference}, checks it and runs etcdutl snapshot restore\n`,
+    `apply with kubectl apply -f - (or etcd-steward apply); the members of the new cluster restore ${pin.name} (SHA-256 ${pin.sha256}) once, while it is being created\n`,
   );
   return 0;
+}
+
+/**
+ * The backup a Kubernetes restore is pinned to: `reference` (a name or latest) resolved in the
+ * catalog to one name and the SHA-256 of its stored object; with --sha256, the name as given.
+ */
+async function pinBackup(
+  reference: string,
+  options: RestoreOptions,
+  spec: Spec,
+): Promise<{ name: string; sha256: string }> {
+  if (options.sha256 !== undefined) {
+    if (reference === 'latest')
+      throw new InputError('--sha256 pins one backup: name it instead of latest', {
+        hint: '`etcd-steward backup list` shows the names',
+      });
+    return { name: reference, sha256: options.sha256 };
+  }
+  const { findBackup, readCatalog } = await import('../../engine/backup/catalog.js');
+  let manifest;
+  try {
+    manifest = findBackup(await readCatalog(await storageFor(options, spec)), reference);
+  } catch (error) {
+    if (error instanceof InputError && /no backup named|no backups/.test(error.message)) throw error;
+    throw new StewardError(
+      `cannot read the backup catalog here to pin ${reference}: ${(error as Error).message}`,
+      {
+        hint: 'a Kubernetes restore is pinned to one backup and its SHA-256: pass --storage URL as seen from here, or name the backup and give --sha256 HEX (from `etcd-steward backup list -o json` where the storage is mounted)',
+        cause: error,
+      },
+    );
+  }
+  return { name: manifest.name, sha256: manifest.sha256 };
 }
 
 /** `--apply` / `--greptimedb`: apply the restore objects, wait, and re-point GreptimeDB. */

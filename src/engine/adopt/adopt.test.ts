@@ -429,7 +429,7 @@ describe(
       // The pods: restore the backup the StatefulSet pins, and put those members behind the proxies.
       const sts = await get(`/apis/apps/v1/namespaces/${NS}/statefulsets/etcd-steward-2`);
       const init = (sts['spec'].template.spec.initContainers as { name: string; args: string[] }[]).find(
-        (c) => c.name === 'restore',
+        (c) => c.name === 'member-init',
       )!;
       assert.ok(init.args.includes(backup), `the restore pins ${backup}: ${init.args.join(' ')}`);
       assert.ok(!init.args.includes('latest'));

@@ -11,7 +11,16 @@ import { parse, stringify } from 'yaml';
 import { StewardError } from '../../errors.js';
 import { repointGreptimeDb } from '../../greptime/repoint.js';
 import { restoreOnKubernetes } from '../../greptime/restore-on-kubernetes.js';
-import { Cleanup, runCli, tempDir } from '../../testing/harness.js';
+import {
+  Cleanup,
+  binariesFor,
+  etcdctl,
+  killRecordedMembers,
+  runCli,
+  tempDir,
+  upDetached,
+  writeSpec,
+} from '../../testing/harness.js';
 import {
   SHARED_FIXTURES,
   kubeApiServerSkip,
@@ -498,6 +507,81 @@ ${extra}`,
     assert.match(noContext.stderr, /no context 'nope'[\s\S]*known contexts: steward-test/);
   });
 
+  it('scales one member per apply: removes the member from etcd before lowering replicas, raises by one, the budget follows the voters', async () => {
+    // Real etcd members on loopback stand in for the pods (no kubelet here): etcd-0..2, reached with --endpoints.
+    const dir = await tempDir(cleanup, 'apply-scale');
+    cleanup.add(() => killRecordedMembers(dir));
+    const bin = await binariesFor('3.6');
+    const up = await upDetached(cleanup, await writeSpec(dir, { members: 3 }));
+    const specFile = path.join(dir, 'k8s.yaml');
+    const ns = 'steward-scale';
+    const apply = async (members: number) => {
+      await writeFile(
+        specFile,
+        `name: etcd\nruntime: kubernetes\nmembers: ${members}\nkubernetes: { namespace: ${ns}, monitoring: { enabled: false } }\n`,
+      );
+      const result = await runCli([
+        'apply',
+        '--config',
+        specFile,
+        '--kubeconfig',
+        api.kubeconfig,
+        '--endpoints',
+        up.endpoints.join(','),
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      const sts = (await request(api, 'GET', `/apis/apps/v1/namespaces/${ns}/statefulsets/etcd`)) as {
+        spec: { replicas: number; template: { spec: { initContainers: { args: string[] }[] } } };
+      };
+      const pdb = (await request(
+        api,
+        'GET',
+        `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/etcd`,
+      )) as {
+        spec: { maxUnavailable: number };
+      };
+      const initial = sts.spec.template.spec.initContainers[0]?.args.find((a) =>
+        a.startsWith('--initial-cluster='),
+      );
+      return {
+        stderr: result.stderr,
+        replicas: sts.spec.replicas,
+        maxUnavailable: pdb.spec.maxUnavailable,
+        initial,
+      };
+    };
+    const names = async () =>
+      (await etcdctl(bin, up.endpoints, ['member', 'list', '-w', 'simple']))
+        .trim()
+        .split('\n')
+        .map((l) => l.split(', ')[2])
+        .sort();
+
+    const created = await apply(3);
+    assert.deepEqual([created.replicas, created.maxUnavailable], [3, 1]);
+    const initialSet = created.initial;
+    assert.match(initialSet ?? '', /^--initial-cluster=etcd-0=.*,etcd-1=.*,etcd-2=/);
+
+    const down = await apply(2);
+    assert.match(down.stderr, /removed etcd-2 from etcd, then replicas 2/);
+    assert.deepEqual(await names(), ['etcd-0', 'etcd-1']);
+    assert.deepEqual([down.replicas, down.maxUnavailable], [2, 0], 'two voters keep no member to spare');
+    assert.equal(down.initial, initialSet, 'the initial set stays: scaling rolls no pod');
+
+    const grow = await apply(3);
+    assert.match(grow.stderr, /pod etcd-2 joins as a learner/);
+    assert.deepEqual([grow.replicas, grow.maxUnavailable], [3, 0]);
+    assert.deepEqual(
+      await names(),
+      ['etcd-0', 'etcd-1'],
+      'the new pod joins by itself, apply adds nothing to etcd',
+    );
+
+    const further = await apply(5);
+    assert.match(further.stderr, /scaling 3 → 5 waits: 1 pod\(s\) have not joined yet/);
+    assert.equal(further.replicas, 3, 'one member at a time');
+  });
+
   describe('greptimedb repoint', () => {
     const cluster = async (ns: string, name: string, meta?: Record<string, unknown>) => {
       const fixture = parse(
@@ -634,9 +718,12 @@ ${extra}`,
         specFile,
         'runtime: kubernetes\nbackup: { storage: /backups }\nkubernetes: { namespace: steward-cli-restore, backup: { pvc: { existingClaim: nfs-backups } } }\n',
       );
+      // Pinned to a named backup and its hash: the backup PVC is not readable from here.
       const cli = runCli([
         'restore',
-        'latest',
+        'etcd-20261204T120000Z',
+        '--sha256',
+        'ab'.repeat(32),
         '--runtime',
         'kubernetes',
         '--new-cluster',

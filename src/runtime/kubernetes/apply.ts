@@ -354,3 +354,9 @@ export function workloadStatus(o: KubeObject, live: KubeObject | undefined): Wor
     progress: `${count}/${want} ${word}${seen ? '' : ' (waiting for the controller to see the new generation)'}`,
   };
 }
+
+/** The live version of `o` on the cluster of `target`, or undefined when it does not exist. */
+export async function readObject(o: KubeObject, target: KubeTarget = {}): Promise<KubeObject | undefined> {
+  const kc = loadKubeConfig(target);
+  return readLive(objectApi(kc), o, kc.getCurrentCluster()?.server ?? '?');
+}

@@ -49,7 +49,7 @@ interface PodSpec {
 }
 interface KubeDoc {
   kind: string;
-  metadata: { name: string };
+  metadata: { name: string; namespace?: string };
   data?: Record<string, string>;
   spec?: { template?: { spec: PodSpec } };
 }
@@ -92,6 +92,8 @@ async function asRun(
   for (const e of container.env ?? []) {
     if (e.value !== undefined) env[e.name] = e.value;
     else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = options.podName;
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace')
+      env[e.name] = objects.find((o) => o.kind === 'StatefulSet')?.metadata.namespace ?? 'default';
     else if (e.valueFrom?.secretKeyRef) {
       const secret = options.secrets?.[`${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`];
       assert.ok(secret !== undefined, `no test value for secret ${e.valueFrom.secretKeyRef.name}`);

@@ -35,7 +35,11 @@ describe('the Dockerfile and the manifests agree', () => {
     );
     const objects = [
       ...renderKubernetes(spec),
-      ...renderRestore(spec, { backup: 'latest', newClusterName: 'etcd-new' }),
+      ...renderRestore(spec, {
+        backup: 'etcd-20261204T120000Z',
+        sha256: 'a'.repeat(64),
+        newClusterName: 'etcd-new',
+      }),
     ];
     const containers: Container[] = [];
     for (const o of objects) {
@@ -94,7 +98,8 @@ describe('the Dockerfile and the manifests agree', () => {
       // Arguments only: the image's ENTRYPOINT runs etcd-steward.
       assert.equal(c.command, undefined);
       for (const m of c.volumeMounts ?? []) {
-        if (m.mountPath === '/var/lib/etcd') continue; // the member volume, restore init only
+        // The member volume and the emptyDir for etcd's config file: the member-init step only.
+        if (m.mountPath === '/var/lib/etcd' || m.mountPath === '/run/etcd-steward') continue;
         assert.ok(
           [AGENT_PATHS.configDir, AGENT_PATHS.tlsDir, AGENT_PATHS.workDir, AGENT_PATHS.backupDir].includes(
             m.mountPath as never,

@@ -1,12 +1,13 @@
 /**
  * The etcd members on Kubernetes: a headless Service (peer DNS), a client Service, a StatefulSet
- * of the official etcd image bootstrapped statically from the spec, and a PodDisruptionBudget that
- * never lets a voluntary eviction break quorum.
+ * of the official etcd image whose pods decide how to start in an init step (render-bootstrap.ts),
+ * and a PodDisruptionBudget that never lets a voluntary eviction break quorum.
  */
 import { clientTlsFlags, etcdSettingsFlags, peerTlsFlags } from '../../config/etcd-flags.js';
 import type { Spec } from '../../config/spec.js';
 import { etcdPodPolicy } from './render-etcd-pod.js';
 import { secretFiles } from './render-certs.js';
+import { renderBootstrap, type PinnedRestore } from './render-bootstrap.js';
 import { defaultEtcdImage, DEFAULT_ETCD_VERSIONS, ETCD_PATHS, ETCD_UID } from './render-images.js';
 import {
   commonLabels,
@@ -74,10 +75,10 @@ export function renderServices(spec: Spec, names: ClusterNames): KubeObject[] {
 export interface StatefulSetOptions {
   /** Token of the new cluster (static bootstrap); a restored cluster gets a fresh one. */
   readonly token: string;
-  /** Containers that run before etcd (restore: fetch the backup and build the member's data dir). */
-  readonly initContainers?: readonly Record<string, unknown>[];
-  /** Pod volumes the init containers need. */
-  readonly volumes?: readonly Record<string, unknown>[];
+  /** A restore pinned to one backup: members of the cluster being created restore it. */
+  readonly restore?: PinnedRestore;
+  /** Whose spec ConfigMap the init step reads (default: this cluster's). */
+  readonly configFrom?: ClusterNames;
   /** Pod annotations. */
   readonly annotations?: Readonly<Record<string, string>>;
 }
@@ -111,15 +112,15 @@ export function renderStatefulSet(spec: Spec, names: ClusterNames, options: Stat
     `--advertise-client-urls=${clientScheme}://${host}:2379`,
     `--listen-peer-urls=${peerScheme}://0.0.0.0:2380`,
     `--initial-advertise-peer-urls=${peerScheme}://${host}:2380`,
+    // The initial set; the init step decides initial-cluster-state (and the members of a join).
     `--initial-cluster=${names.initialCluster()}`,
-    '--initial-cluster-state=new',
     `--initial-cluster-token=${options.token}`,
     // Plain HTTP metrics and health on their own port: probes and Prometheus need no client certificate.
     '--listen-metrics-urls=http://0.0.0.0:2381',
     ...etcdFlags(spec),
   ];
   const volumeMounts: Record<string, unknown>[] = [{ name: 'data', mountPath: ETCD_PATHS.volume }];
-  const volumes: Record<string, unknown>[] = [...(options.volumes ?? [])];
+  const volumes: Record<string, unknown>[] = [];
   if (k.tls?.clientSecret) {
     const dir = ETCD_PATHS.clientTls;
     args.push(...clientTlsFlags(secretFiles(dir, k.tls.clientCertAuth)));
@@ -139,6 +140,12 @@ export function renderStatefulSet(spec: Spec, names: ClusterNames, options: Stat
     failureThreshold,
   });
   const labels = { ...commonLabels(spec, 'etcd', names.name), 'app.kubernetes.io/name': 'etcd' };
+  const bootstrap = renderBootstrap(spec, names, args, {
+    configFrom: options.configFrom ?? names,
+    restore: options.restore,
+  });
+  volumeMounts.push(bootstrap.etcdMount);
+  volumes.push(...bootstrap.volumes);
   const podSpec: Record<string, unknown> = {
     securityContext: {
       runAsNonRoot: true,
@@ -147,14 +154,15 @@ export function renderStatefulSet(spec: Spec, names: ClusterNames, options: Stat
       fsGroup: ETCD_UID,
       seccompProfile: { type: 'RuntimeDefault' },
     },
-    ...(options.initContainers ? { initContainers: options.initContainers } : {}),
+    initContainers: bootstrap.initContainers,
     containers: [
       {
         name: 'etcd',
         image,
         imagePullPolicy: k.imagePullPolicy,
         command: [ETCD_PATHS.binary],
-        args,
+        // Everything else is in the config file the init step wrote (the flags are its args).
+        args: bootstrap.etcdArgs,
         env: [
           { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
           POD_NAMESPACE_ENV,
@@ -195,7 +203,7 @@ export function renderStatefulSet(spec: Spec, names: ClusterNames, options: Stat
     spec: {
       serviceName: names.headless,
       replicas: names.members,
-      // Static bootstrap: every member must start at once (OrderedReady would wait for a quorum that cannot form).
+      // A new cluster starts only with every initial member (OrderedReady would wait for a quorum that cannot form).
       podManagementPolicy: 'Parallel',
       updateStrategy: { type: 'RollingUpdate' },
       selector: { matchLabels: names.selector() },

@@ -1,20 +1,22 @@
 /**
  * Restore on Kubernetes: a new cluster (Services, StatefulSet, PodDisruptionBudget) beside the old
- * one, whose pods first run an init container of the etcd-steward image: `restore-member` fetches
- * the backup from the backup storage, checks it and builds that member's data dir with
- * `etcdutl snapshot restore` (new membership, new cluster token). A pod that restarts later finds
- * its data dir and skips the restore.
+ * one, pinned to one backup — its name and SHA-256, resolved when rendering, never `latest`. Each
+ * pod's init step (`member-init --restore NAME --restore-sha256 HEX`) restores it only while the
+ * cluster is being created (every initial member without data, or this member never started):
+ * it fetches the backup, refuses any other hash, builds the data dir with `etcdutl snapshot
+ * restore` (new membership, new cluster token) and leaves a marker in the volume. A later restart
+ * starts from the data; a later lost volume joins the running cluster as a learner.
  */
 import type { Spec } from '../../config/spec.js';
-import { agentImage, inClusterStorage, STEWARD_CONTAINER_SECURITY, stewardPodParts } from './render-agent.js';
+import { inClusterStorage } from './render-agent.js';
 import { renderDisruptionBudget, renderServices, renderStatefulSet } from './render-etcd.js';
-import { restoreIdentityParts } from './render-identity.js';
-import { AGENT_PATHS, ETCD_PATHS, ETCD_UID } from './render-images.js';
-import { clusterNames, kubeInputError, kubernetesSettings, type KubeObject } from './render-types.js';
+import { clusterNames, kubeInputError, type KubeObject } from './render-types.js';
 
 export interface RestoreRenderOptions {
-  /** A backup name in the storage, or `latest`. */
+  /** A backup name in the storage (resolved: never `latest`). */
   readonly backup: string;
+  /** The SHA-256 of the backup's stored object, from its manifest: every member checks it. */
+  readonly sha256: string;
   /** The new cluster's name (StatefulSet, Services). */
   readonly newClusterName: string;
   /** Backup storage URL as seen from the pods (default: the spec's, file storage on the backup PVC). */
@@ -42,53 +44,25 @@ export function renderRestore(spec: Spec, options: RestoreRenderOptions): KubeOb
       'set backup.storage in the spec, or pass --storage',
     );
   }
+  if (options.backup === 'latest' || !/^[0-9a-f]{64}$/i.test(options.sha256)) {
+    throw kubeInputError(
+      `a restore on Kubernetes is pinned to one backup and its SHA-256 (got '${options.backup}'${options.sha256 ? ` and '${options.sha256}'` : ''})`,
+      'resolve the backup first (`etcd-steward restore NAME --runtime kubernetes` does, reading the catalog)',
+    );
+  }
   const source = clusterNames(spec);
   const names = clusterNames(spec, options.newClusterName);
   const token = names.restoredToken();
-  const parts = stewardPodParts(spec, source, { config: true, token: false });
-  const identity = restoreIdentityParts(spec); // encrypted backups: the Secret, in this container only
-  const host = `$(POD_NAME).${names.headless}.${names.namespace}.svc.${names.clusterDomain}`;
-  const init = {
-    name: 'restore',
-    image: agentImage(spec),
-    imagePullPolicy: kubernetesSettings(spec).imagePullPolicy,
-    args: [
-      'restore-member',
-      options.backup,
-      '--config',
-      AGENT_PATHS.configFile,
-      '--storage',
-      storage,
-      '--name',
-      '$(POD_NAME)',
-      '--data-dir',
-      ETCD_PATHS.dataDir,
-      '--initial-cluster',
-      names.initialCluster(),
-      '--initial-cluster-token',
-      token,
-      '--initial-advertise-peer-urls',
-      `${names.peerTls ? 'https' : 'http'}://${host}:2380`,
-      '--etcdutl',
-      AGENT_PATHS.etcdutl,
-    ],
-    env: [
-      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-      ...parts.env,
-      ...identity.env,
-    ],
-    ...(parts.envFrom.length > 0 ? { envFrom: parts.envFrom } : {}),
-    // Runs as etcd's user, so the data dir it builds belongs to the member that opens it.
-    securityContext: { ...STEWARD_CONTAINER_SECURITY, runAsUser: ETCD_UID, runAsGroup: ETCD_UID },
-    volumeMounts: [{ name: 'data', mountPath: ETCD_PATHS.volume }, ...parts.mounts, ...identity.mounts],
-  };
   return [
     ...renderServices(spec, names),
     renderStatefulSet(spec, names, {
       token,
-      initContainers: [init],
-      volumes: [...parts.volumes, ...identity.volumes],
-      annotations: { 'etcd-steward.io/restored-from': `${options.backup} (${spec.name})` },
+      configFrom: source,
+      restore: { backup: options.backup, sha256: options.sha256.toLowerCase(), storage },
+      annotations: {
+        'etcd-steward.io/restored-from': `${options.backup} (${spec.name})`,
+        'etcd-steward.io/restored-sha256': options.sha256.toLowerCase(),
+      },
     }),
     renderDisruptionBudget(spec, names),
   ];

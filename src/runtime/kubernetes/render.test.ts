@@ -77,6 +77,13 @@ interface Container {
   env?: { name: string; value?: string; valueFrom?: unknown }[];
   volumeMounts: { name: string; mountPath: string }[];
 }
+function initContainers(workload: KubeObject): Container[] {
+  return (
+    (workload['spec'] as { template: { spec: { initContainers?: Container[] } } }).template.spec
+      .initContainers ?? []
+  );
+}
+
 function containers(workload: KubeObject): Container[] {
   const spec = workload['spec'] as {
     template?: { spec: { containers: Container[] } };
@@ -137,12 +144,27 @@ describe('render kubernetes', () => {
     await matchSnapshot('full.yaml', toYamlStream(objects));
   });
 
-  it('bootstraps statically from pod DNS names, with the spec’s flags, on the official image', () => {
+  it('bootstraps from pod DNS names through the init step, with the spec’s flags, on the official image', () => {
     const objects = render(FULL_SPEC);
     const sts = find(objects, 'StatefulSet', 'meta-etcd');
-    const [etcd] = containers(sts);
-    assert.ok(etcd);
-    assert.equal(etcd.image, 'gcr.io/etcd-development/etcd:v3.6.16');
+    const [etcdContainer] = containers(sts);
+    assert.ok(etcdContainer);
+    assert.equal(etcdContainer.image, 'gcr.io/etcd-development/etcd:v3.6.16');
+    // etcd starts from the config file its init step writes; the flags are the init step's.
+    assert.deepEqual(etcdContainer.args, ['--config-file=/run/etcd-steward/etcd.yaml']);
+    const [init, promote] = initContainers(sts);
+    assert.equal(init?.name, 'member-init');
+    assert.equal(promote?.name, 'promote');
+    assert.equal((promote as { restartPolicy?: string } | undefined)?.restartPolicy, 'Always');
+    const etcd = { args: init?.args.slice(init.args.indexOf('--') + 1) ?? [] };
+    assert.ok(!etcd.args.some((a) => a.startsWith('--initial-cluster-state')), 'no hard-coded state');
+    assert.equal(
+      init?.args[init.args.indexOf('--endpoints') + 1],
+      [0, 1, 2, 3, 4]
+        .map((i) => `https://meta-etcd-${i}.meta-etcd-headless.etcd-cluster.svc.cluster.local:2379`)
+        .concat('https://meta-etcd.etcd-cluster.svc.cluster.local:2379')
+        .join(','),
+    );
     const initial = etcd.args.find((a) => a.startsWith('--initial-cluster='));
     assert.equal(
       initial,
@@ -195,11 +217,18 @@ describe('render kubernetes', () => {
       'runtime: kubernetes\netcd: { version: "3.5" }\nkubernetes: { image: quay.io/coreos/etcd:v3.5.9 }\n',
     );
     const sts = find(objects, 'StatefulSet')['spec'] as {
-      template: { spec: { containers: { readinessProbe: { httpGet: { path: string } }; args: string[] }[] } };
+      template: {
+        spec: {
+          containers: { readinessProbe: { httpGet: { path: string } } }[];
+          initContainers: { args: string[] }[];
+        };
+      };
     };
     const etcd = sts.template.spec.containers[0];
     assert.equal(etcd?.readinessProbe.httpGet.path, '/health');
-    assert.ok(etcd?.args.includes('--experimental-stop-grpc-service-on-defrag'));
+    assert.ok(
+      sts.template.spec.initContainers[0]?.args.includes('--experimental-stop-grpc-service-on-defrag'),
+    );
   });
 
   it('gives the agent a valid spec of the same cluster, seen from a pod', () => {
