@@ -188,7 +188,8 @@ export async function adoptBitnami(options: AdoptOptions): Promise<AdoptResult> 
           outcome: 'planned',
           detail: `${name} into ${storageUrl}, from one of ${healthy}/${status.members.length} healthy members`,
         });
-      const objects = renderObjects(spec, release, newName, name);
+      // A dry run has no backup yet: its SHA-256 is pinned once taken; the server validates the shape.
+      const objects = renderObjects(spec, release, newName, name, manifest?.sha256 ?? PENDING_SHA256);
       const applied = await applyObjects(objects, { ...target, dryRun: 'server' });
       steps.push({
         step: 'apply',
@@ -236,7 +237,7 @@ export async function adoptBitnami(options: AdoptOptions): Promise<AdoptResult> 
 
     // 2. Our cluster, restored from exactly that backup.
     const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    const objects = renderObjects(spec, release, newName, manifest.name);
+    const objects = renderObjects(spec, release, newName, manifest.name, manifest.sha256);
     say(
       `applying ${objects.length} objects of ${newName} (restored from ${manifest.name}) and waiting until ready`,
     );
@@ -433,8 +434,17 @@ async function buildSpec(
   return { spec, doc: { ...doc, name: newName }, warnings: imported.warnings };
 }
 
+/** Stands in for the SHA-256 of a backup a dry run has not taken yet. */
+const PENDING_SHA256 = '0'.repeat(64);
+
 /** The objects of the new cluster, restored from `backup`, each marked with where it came from. */
-function renderObjects(spec: Spec, release: BitnamiRelease, newName: string, backup: string): KubeObject[] {
+function renderObjects(
+  spec: Spec,
+  release: BitnamiRelease,
+  newName: string,
+  backup: string,
+  sha256: string,
+): KubeObject[] {
   const from = `${release.namespace}/${release.release}`;
   const objects: KubeObject[] = [
     ...(release.auth
@@ -449,7 +459,7 @@ function renderObjects(spec: Spec, release: BitnamiRelease, newName: string, bac
         ]
       : []),
     renderAgentConfig(spec, clusterNames(spec)),
-    ...renderRestore(spec, { backup, newClusterName: newName }),
+    ...renderRestore(spec, { backup, sha256, newClusterName: newName }),
   ];
   return objects.map((o) => ({
     ...o,

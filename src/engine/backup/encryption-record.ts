@@ -15,6 +15,4 @@ export const encryptionRecord = z.object({
 export type EncryptionRecord = z.infer<typeof encryptionRecord>;
 
 /** Environment variables: an identity file's path, an identity itself, a passphrase. */
-export const IDENTITY_FILE_ENV = 'ETCD_STEWARD_AGE_IDENTITY_FILE';
-export const IDENTITY_ENV = 'ETCD_STEWARD_AGE_IDENTITY';
-export const PASSPHRASE_ENV = 'ETCD_STEWARD_BACKUP_PASSPHRASE';
+export { IDENTITY_FILE_ENV, IDENTITY_ENV, PASSPHRASE_ENV } from '../../config/backup-key-env.js';

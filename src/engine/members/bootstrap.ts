@@ -92,6 +92,11 @@ export function podHost(endpoints: readonly string[]): MembershipHost {
     readReplaceNote: () => Promise.resolve(undefined),
     writeReplaceNote: unsupported('write notes'),
     clearReplaceNote: unsupported('clear notes'),
+    startForceNewCluster: unsupported('start etcd'),
+    startOnData: unsupported('start etcd'),
+    readRecoverNote: () => Promise.resolve(undefined),
+    writeRecoverNote: unsupported('write notes'),
+    clearRecoverNote: unsupported('clear notes'),
   };
 }
 

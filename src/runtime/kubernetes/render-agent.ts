@@ -131,6 +131,9 @@ export function agentSpec(spec: Spec, names: ClusterNames): Record<string, unkno
     const { schedule: _schedule, ...defrag } = spec.defrag;
     doc['defrag'] = defrag;
   }
+  // Self-healing acts only where the agent hosts the members (the local runtime); the policy still
+  // goes along so the agent can say so. Its durations are milliseconds once parsed, as below.
+  doc['heal'] = { ...spec.heal, after: goDuration(spec.heal.after), timeout: goDuration(spec.heal.timeout) };
   // Parsed durations are milliseconds; the spec file wants text such as 10s. The token file is a
   // local path: the pod reads the token from its environment instead.
   const { tokenFile: _tokenFile, certificateFiles: _files, ...monitoring } = spec.monitoring;

@@ -95,9 +95,7 @@ export function renderBootstrap(
     volumeMounts: [...mounts, ...sharedMounts],
   });
   // Encrypted backups: the identity Secret, in the init step of a restore only.
-  const identity = options.restore
-    ? restoreIdentityParts(spec)
-    : { env: [], mounts: [], volumes: [] };
+  const identity = options.restore ? restoreIdentityParts(spec) : { env: [], mounts: [], volumes: [] };
   const init = container(
     'member-init',
     ['member-init', ...common, '--write-config', BOOTSTRAP_PATHS.etcdConfig, ...restore, '--', ...etcdFlags],

@@ -49,10 +49,16 @@ function find(objects: readonly KubeObject[], kind: string, name?: string): Kube
 
 interface PodSpec {
   containers: { args?: string[]; volumeMounts?: { name: string; mountPath: string }[] }[];
+  initContainers?: { name: string; args?: string[] }[];
   volumes?: { name: string; secret?: { secretName: string; items?: { key: string; path: string }[] } }[];
 }
 function podSpec(workload: KubeObject): PodSpec {
   return (workload['spec'] as { template: { spec: PodSpec } }).template.spec;
+}
+/** etcd's flags: what the init step gets after `--` (it writes them into etcd's config file). */
+function etcdFlags(pod: PodSpec): string[] {
+  const args = pod.initContainers?.find((c) => c.name === 'member-init')?.args ?? [];
+  return args.slice(args.indexOf('--') + 1);
 }
 function agentConfig(objects: readonly KubeObject[]): string {
   return (
@@ -138,7 +144,7 @@ describe('TLS on Kubernetes', { concurrency: true }, () => {
     const strict = render(
       '  tls: { clientSecret: etcd-server, agentClientSecret: etcd-agent, peerSecret: etcd-peer }\n',
     );
-    const strictArgs = podSpec(find(strict, 'StatefulSet', 'meta')).containers[0]?.args ?? [];
+    const strictArgs = etcdFlags(podSpec(find(strict, 'StatefulSet', 'meta')));
     assert.ok(strictArgs.includes('--client-cert-auth'), strictArgs.join(' '));
     assert.ok(strictArgs.includes('--trusted-ca-file=/etc/etcd/tls/client/ca.crt'));
     assert.match(agentConfig(strict), /certFile: \/etc\/etcd-steward\/tls\/tls.crt/);
@@ -147,7 +153,7 @@ describe('TLS on Kubernetes', { concurrency: true }, () => {
       '  tls: { clientSecret: etcd-server, peerSecret: etcd-peer, clientCertAuth: false }\n',
     );
     for (const o of greptime) validateObject(o);
-    const args = podSpec(find(greptime, 'StatefulSet', 'meta')).containers[0]?.args ?? [];
+    const args = etcdFlags(podSpec(find(greptime, 'StatefulSet', 'meta')));
     assert.ok(args.includes('--cert-file=/etc/etcd/tls/client/tls.crt'), args.join(' '));
     assert.ok(!args.includes('--client-cert-auth'), 'no client certificate required');
     assert.ok(
@@ -229,9 +235,10 @@ describe('TLS on Kubernetes', { concurrency: true }, () => {
     const order = objects.map((o) => o.kind);
     assert.ok(order.indexOf('Certificate') < order.indexOf('StatefulSet'));
     const sts = podSpec(find(objects, 'StatefulSet', 'meta'));
+    // The members' own, and the client certificate their init step (member-init) reaches the cluster with.
     assert.deepEqual(
       sts.volumes?.filter((v) => v.secret).map((v) => v.secret?.secretName),
-      ['meta-server-tls', 'meta-peer-tls'],
+      ['meta-server-tls', 'meta-peer-tls', 'meta-client-tls'],
     );
     const agent = podSpec(find(objects, 'Deployment', 'meta-steward'));
     assert.ok(agent.volumes?.some((v) => v.secret?.secretName === 'meta-client-tls'));

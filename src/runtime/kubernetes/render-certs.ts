@@ -26,7 +26,10 @@ export function memberDnsNames(names: ClusterNames): string[] {
     `${service}.${ns}.svc.${names.clusterDomain}`,
   ];
   return [
-    ...names.memberNames().flatMap((m) => [names.memberHost(m), `${m}.${names.headless}.${ns}.svc`]),
+    // Certificates name the real namespace (pods write theirs as $(POD_NAMESPACE) in arguments).
+    ...names
+      .memberNames()
+      .flatMap((m) => [names.outside().memberHost(m), `${m}.${names.headless}.${ns}.svc`]),
     `*.${names.headless}.${ns}.svc.${names.clusterDomain}`,
     `*.${names.headless}.${ns}.svc`,
     ...svc(names.client),

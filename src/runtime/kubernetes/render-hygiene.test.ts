@@ -319,7 +319,8 @@ describe('render kubernetes: production hygiene', () => {
 
   it('kubernetes.clusterDomain reaches every member DNS name', () => {
     const sts = find(render('kubernetes: { clusterDomain: corp.internal }\n'), 'StatefulSet');
-    const args = (dig(sts, 'spec.template.spec.containers.0.args') as string[]).join(' ');
+    // etcd's flags go to the init step (member-init), which writes etcd's config file.
+    const args = (dig(sts, 'spec.template.spec.initContainers.0.args') as string[]).join(' ');
     assert.match(args, /etcd-0\.etcd-headless\.\$\(POD_NAMESPACE\)\.svc\.corp\.internal:2380/);
     assert.doesNotMatch(args, /cluster\.local/);
   });
@@ -358,7 +359,7 @@ describe('render kubernetes: production hygiene', () => {
     // Pods name their namespace through the downward API, so the members' DNS names follow.
     const etcd = dig(
       moved.find((o) => o.kind === 'StatefulSet'),
-      'spec.template.spec.containers.0',
+      'spec.template.spec.initContainers.0',
     ) as { args: string[]; env: { name: string }[] };
     assert.ok(etcd.args.some((a) => a.includes('.$(POD_NAMESPACE).svc.')));
     assert.deepEqual(

@@ -29,7 +29,11 @@ describe('encrypted backups on Kubernetes (rendering)', () => {
       `runtime: kubernetes\nbackup: { storage: /backups, encryption: { recipients: [${RECIPIENT}] } }\nkubernetes: { backup: { pvc: { existingClaim: nfs-backups }, identitySecret: etcd-age } }\n`,
       undefined,
     );
-    const objects = renderRestore(spec, { backup: 'latest', newClusterName: 'etcd-recover' });
+    const objects = renderRestore(spec, {
+      backup: 'etcd-20261206T000000Z',
+      sha256: 'ab'.repeat(32),
+      newClusterName: 'etcd-recover',
+    });
     for (const object of objects) validateObject(object);
     const pod = podOf(objects.find((o) => o.kind === 'StatefulSet') as KubeObject) as Pod;
     assert.deepEqual(
@@ -57,9 +61,11 @@ describe('encrypted backups on Kubernetes (rendering)', () => {
       undefined,
     );
     const pod = podOf(
-      renderRestore(spec, { backup: 'latest', newClusterName: 'etcd-recover' }).find(
-        (o) => o.kind === 'StatefulSet',
-      ) as KubeObject,
+      renderRestore(spec, {
+        backup: 'etcd-20261206T000000Z',
+        sha256: 'ab'.repeat(32),
+        newClusterName: 'etcd-recover',
+      }).find((o) => o.kind === 'StatefulSet') as KubeObject,
     ) as Pod;
     assert.equal(pod.volumes?.some((v) => v.name === 'backup-identity') ?? false, false);
   });

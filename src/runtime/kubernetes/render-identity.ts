@@ -4,7 +4,7 @@
  * are in the spec). Nothing when the spec has no `backup.encryption`.
  */
 import type { Spec } from '../../config/spec.js';
-import { IDENTITY_FILE_ENV } from '../../engine/backup/encryption-record.js';
+import { IDENTITY_FILE_ENV } from '../../config/backup-key-env.js';
 
 const MOUNT = '/etc/etcd-steward/age';
 

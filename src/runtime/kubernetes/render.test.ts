@@ -160,11 +160,13 @@ describe('render kubernetes', () => {
     assert.ok(!etcd.args.some((a) => a.startsWith('--initial-cluster-state')), 'no hard-coded state');
     assert.equal(
       init?.args[init.args.indexOf('--endpoints') + 1],
+      // The kubelet expands $(POD_NAMESPACE) (the init container has it from the downward API).
       [0, 1, 2, 3, 4]
-        .map((i) => `https://meta-etcd-${i}.meta-etcd-headless.etcd-cluster.svc.cluster.local:2379`)
-        .concat('https://meta-etcd.etcd-cluster.svc.cluster.local:2379')
+        .map((i) => `https://meta-etcd-${i}.meta-etcd-headless.$(POD_NAMESPACE).svc.cluster.local:2379`)
+        .concat('https://meta-etcd.$(POD_NAMESPACE).svc.cluster.local:2379')
         .join(','),
     );
+    assert.ok(init?.env?.some((e) => e.name === 'POD_NAMESPACE'));
     const initial = etcd.args.find((a) => a.startsWith('--initial-cluster='));
     assert.equal(
       initial,
