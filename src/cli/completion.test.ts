@@ -22,8 +22,10 @@ describe('completion', () => {
       'create',
       'delete',
       'import',
+      'keygen',
       'list',
       'prune',
+      'reencrypt',
       'verify',
     ]);
     assert.ok(completions(program, ['member', 'replace', '--f']).includes('--force'));

@@ -74,7 +74,11 @@ class PodWorld {
 
   args(pod: LocalPod, args: readonly string[]): string[] {
     const host = (p: string) => `${p}.${this.cluster}-headless.default.svc.cluster.local`;
-    const pairs: [string, string][] = [['$(POD_NAME)', pod.name]];
+    // The kubelet expands these from the downward API (metadata.name, metadata.namespace).
+    const pairs: [string, string][] = [
+      ['$(POD_NAME)', pod.name],
+      ['$(POD_NAMESPACE)', 'default'],
+    ];
     for (const p of this.pods) {
       pairs.push([`http://${host(p.name)}:2380`, `http://127.0.0.1:${p.peer}`]);
       pairs.push([`http://${host(p.name)}:2379`, `http://127.0.0.1:${p.client}`]);

@@ -225,10 +225,23 @@ describe('recover after quorum loss', () => {
     const lagging = client(s.urls.get('etcd-2') as string);
     const { raftIndex } = await w.status();
     while ((await lagging.status()).raftAppliedIndex < raftIndex) await sleep(20);
+    // Applied is not yet in the bolt file: etcd commits its backend every 100 ms (the WAL has it
+    // at once). recover reads the bolt file offline, so give the commit time before the kill.
+    await sleep(500);
     const atKill = await keyMap(w);
     const killRevision = (await w.get('/r/b/9'))[0]?.modRevision;
     await s.kill(['etcd-2'], false);
-    for (let i = 0; i < 10; i += 1) await w.put(`/r/c/${i}`, `c${i}`);
+    // If etcd-2 led, the other two elect a new leader first: the first write waits for that.
+    for (let tries = 0; ; tries += 1) {
+      try {
+        await w.put('/r/c/0', 'c0');
+        break;
+      } catch (error) {
+        if (tries >= 60) throw error;
+        await sleep(500);
+      }
+    }
+    for (let i = 1; i < 10; i += 1) await w.put(`/r/c/${i}`, `c${i}`);
     await w.delete('/r/a/0');
     const { revision } = await w.put('/r/a/1', 'changed');
     const final = await keyMap(w);

@@ -149,12 +149,20 @@ export async function recoverCluster(options: RecoverOptions): Promise<RecoverRe
 
 /** Refuses while any member serves a linearizable read: then a quorum is there. */
 async function refuseWhileQuorum(options: RecoverOptions, hosted: readonly HostedMember[]): Promise<void> {
-  const status = await clusterStatus({
-    endpoints: hosted.map((m) => m.clientUrl),
-    connection: pollConnection(options.connection),
-  });
-  const serving = status.members.filter((m) => m.health.ok);
-  if (serving.length === 0) return;
+  let serving: Awaited<ReturnType<typeof clusterStatus>>['members'] = [];
+  for (let attempt = 0; ; attempt += 1) {
+    const status = await clusterStatus({
+      endpoints: hosted.map((m) => m.clientUrl),
+      connection: pollConnection(options.connection),
+    });
+    serving = status.members.filter((m) => m.health.ok);
+    if (serving.length > 0) break;
+    // Right after a member died the others may be electing a leader and serve nothing for a
+    // moment: while a majority still runs, look again before concluding the quorum is gone.
+    const running = await Promise.all(hosted.map((m) => options.host.isRunning(m.name)));
+    if (running.filter(Boolean).length * 2 <= hosted.length || attempt >= 5) return;
+    await sleep(1000);
+  }
   const names = new Map(hosted.map((m) => [m.clientUrl, m.name]));
   throw new StewardError(
     `the cluster still has a quorum: ${serving.map((m) => names.get(m.endpoint) ?? m.endpoint).join(', ')} ${serving.length === 1 ? 'serves' : 'serve'} reads and writes; recover is only for a cluster that lost its quorum`,
