@@ -149,7 +149,7 @@ export async function recoverCluster(options: RecoverOptions): Promise<RecoverRe
 
 /** Refuses while any member serves a linearizable read: then a quorum is there. */
 async function refuseWhileQuorum(options: RecoverOptions, hosted: readonly HostedMember[]): Promise<void> {
-  let serving: Awaited<ReturnType<typeof clusterStatus>>['members'] = [];
+  let serving: Awaited<ReturnType<typeof clusterStatus>>['members'];
   for (let attempt = 0; ; attempt += 1) {
     const status = await clusterStatus({
       endpoints: hosted.map((m) => m.clientUrl),
