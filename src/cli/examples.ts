@@ -39,6 +39,12 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     'etcd-steward restore latest --new-cluster etcd-restored',
     'etcd-steward restore latest --to-time 2026-12-06T04:00:00Z --new-cluster etcd-pitr',
   ],
+  upgrade: [
+    'etcd-steward upgrade --to 3.6 --dry-run       # the pre-flight checks and the order only',
+    'etcd-steward upgrade --to 3.6.16',
+    'etcd-steward upgrade --to 3.5.36              # back, while the cluster version is still 3.5',
+  ],
+  downgrade: ['etcd-steward downgrade --to 3.5 --storage file:///var/backups/etcd'],
   defrag: ['etcd-steward defrag --dry-run', "etcd-steward defrag --rule 'dbSizeFree > 100MiB' --compact"],
   'member list': ['etcd-steward member list', 'etcd-steward member list -o json'],
   'member add': ['etcd-steward member add'],

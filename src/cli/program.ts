@@ -17,6 +17,7 @@ import { buildRestoreCommand } from './commands/restore.command.js';
 import { buildRestoreMemberCommand } from './commands/restore-member.command.js';
 import { buildMemberInitCommand } from './commands/member-init.command.js';
 import { buildDefragCommand } from './commands/defrag.command.js';
+import { buildDowngradeCommand, buildUpgradeCommand } from './commands/upgrade.command.js';
 import { buildServeCommand } from './commands/serve.command.js';
 import { buildRenderCommand } from './commands/render.command.js';
 import { buildImportCommand } from './commands/import.command.js';
@@ -79,6 +80,8 @@ export function buildProgram(exit: ExitCode): Command {
   program.addCommand(buildRestoreCommand(exit));
   program.addCommand(buildRestoreMemberCommand(exit));
   program.addCommand(buildDefragCommand(exit));
+  program.addCommand(buildUpgradeCommand(exit));
+  program.addCommand(buildDowngradeCommand(exit));
   program.addCommand(buildMemberCommand(exit));
   program.addCommand(buildRecoverCommand(exit));
   program.addCommand(buildMemberInitCommand(exit));

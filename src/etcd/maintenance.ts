@@ -148,6 +148,17 @@ export class MaintenanceService {
   }
 
   /**
+   * Maintenance.Downgrade (etcd 3.6+; send it to any member, etcd forwards it to the leader):
+   * VALIDATE checks that the cluster may go down to `version` (MAJOR.MINOR), ENABLE starts the
+   * downgrade (the cluster version drops once every member runs the lower binary), CANCEL ends it.
+   * Resolves to the cluster version etcd reports.
+   */
+  async downgrade(action: 'VALIDATE' | 'ENABLE' | 'CANCEL', version: string): Promise<string> {
+    const r = await this.channel.unary<{ version: string }>('Maintenance', 'downgrade', { action, version });
+    return r.version;
+  }
+
+  /**
    * Maintenance.Snapshot as a byte stream, exactly as etcd sends it (the bolt file, then etcd's
    * 32-byte SHA-256 trailer). No overall deadline — a large snapshot takes minutes — but the
    * first bytes must come within the dial + command timeout and then no gap may exceed

@@ -84,6 +84,11 @@ export class MemberClient {
     return this.maintenance.moveLeader(targetId, timeoutMs);
   }
 
+  /** Maintenance.Downgrade VALIDATE / ENABLE / CANCEL (etcd 3.6+); resolves to the cluster version. */
+  downgrade(action: 'VALIDATE' | 'ENABLE' | 'CANCEL', version: string): Promise<string> {
+    return this.maintenance.downgrade(action, version);
+  }
+
   /** This member's snapshot as a byte stream (see MaintenanceService.snapshot). */
   snapshot(idleTimeoutMs?: number): ReturnType<MaintenanceService['snapshot']> {
     return this.maintenance.snapshot(idleTimeoutMs);

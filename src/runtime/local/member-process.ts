@@ -8,6 +8,7 @@ import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clientTlsFlags, etcdSettingsFlags, peerTlsFlags } from '../../config/etcd-flags.js';
+import { SUPPORTED_LINES, type EtcdLine } from '../../config/etcd-lines.js';
 import type { Spec } from '../../config/spec.js';
 import type { LocalClusterState, LocalMemberState } from './state.js';
 
@@ -43,13 +44,22 @@ export function memberArgs(spec: Spec, state: LocalClusterState, member: LocalMe
     `--initial-cluster=${initialCluster}`,
     `--initial-cluster-state=new`,
     `--initial-cluster-token=${state.token}`,
-    ...etcdSettingsFlags(spec),
+    // A member on another line than the spec's (mid-upgrade) gets the flags of its own line.
+    ...etcdSettingsFlags(
+      member.etcd ? { ...spec, etcd: { ...e, version: memberLine(member.etcd.version, e.version) } } : spec,
+    ),
   ];
   const server = spec.tls?.server;
   if (server) args.push(...clientTlsFlags({ ...server, caFile: spec.tls?.caFile }));
   const peer = spec.tls?.peer;
   if (peer) args.push(...peerTlsFlags(peer));
   return [...args, ...e.extraArgs];
+}
+
+/** The release line of `version` (`3.6.16` → `3.6`) when supported, else `fallback`. */
+function memberLine(version: string, fallback: EtcdLine): EtcdLine {
+  const line = version.split('.').slice(0, 2).join('.');
+  return (SUPPORTED_LINES as readonly string[]).includes(line) ? (line as EtcdLine) : fallback;
 }
 
 /**

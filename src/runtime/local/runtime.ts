@@ -4,7 +4,7 @@
  * file). Starting and stopping the whole cluster stays with `up`/`down`, which use LocalRuntime.
  */
 import type { Spec } from '../../config/spec.js';
-import { InputError } from '../../errors.js';
+import { InputError, StewardError } from '../../errors.js';
 import { resolveEtcd, type EtcdBinaries } from '../etcd-binaries.js';
 import type {
   ClusterRuntime,
@@ -19,6 +19,9 @@ import { LocalRuntime } from './cluster.js';
 import { LocalMembershipHost } from './membership.js';
 import { clientUrl, memberPaths, peerUrl } from './member-process.js';
 import { memberOf } from './state.js';
+
+/** How long a member changed to another binary is watched for an exit at start-up. */
+const EARLY_EXIT_MS = 2_500;
 
 /** The ClusterRuntime of a `runtime: local` spec. */
 export class LocalClusterRuntime implements ClusterRuntime {
@@ -51,6 +54,7 @@ export class LocalClusterRuntime implements ClusterRuntime {
 
   async startMember(name: string): Promise<void> {
     await this.local.startMember(name);
+    this.local.detach(); // the member outlives this command
   }
 
   async stopMember(name: string, options: { graceMs?: number } = {}): Promise<MemberStopResult> {
@@ -75,12 +79,29 @@ export class LocalClusterRuntime implements ClusterRuntime {
     };
   }
 
-  /** Stops the member, records the new binaries for it, and starts it again on its data. */
+  /**
+   * Stops the member, records the new binaries for it, and starts it again on its data. A member
+   * that exits within the first seconds (a binary that refuses its flags or its data) fails the
+   * call with its last log lines; the member then stays recorded on the new binaries, stopped.
+   */
   async changeMemberVersion(name: string, version: MemberVersion): Promise<void> {
     const binaries = await resolveEtcd(version.line, version.bin);
     await this.stopMember(name);
     await this.local.setMemberBinaries(name, binaries);
-    await this.local.startMember(name);
+    const started = await this.local.startMember(name);
+    this.local.detach(); // the member outlives this command
+    const exited = await Promise.race([
+      started.firstExit,
+      // Not unref'd: the member is detached, so this timer is what keeps the process waiting.
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), EARLY_EXIT_MS)),
+    ]);
+    if (exited) {
+      const lines = await this.local.lastLogLines(name, 3);
+      throw new StewardError(
+        `member ${name} exited at once on etcd ${binaries.version} (${exited.signal ?? `code ${String(exited.code)}`}): ${lines.join(' | ')}`,
+        { hint: `its log: ${memberPaths(this.spec.dataDir, name).logFile}` },
+      );
+    }
   }
 
   /** The members' records, processes and data dirs under the spec's dataDir. */
