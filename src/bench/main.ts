@@ -277,6 +277,20 @@ async function main(): Promise<void> {
         }),
       );
     }
+    if (want('upgrade')) {
+      const { benchUpgrade } = await import('./upgrade.js');
+      rows.push(
+        ...(await benchUpgrade({
+          cli: build.cli,
+          dir,
+          dbMib,
+          rate: loadRate,
+          env: process.env,
+          log,
+          onCleanup: (fn) => cleanup.add(fn),
+        })),
+      );
+    }
     // Point-in-time restore (its own cluster and agent); figures also in bench-results/pitr.json.
     if (want('pitr')) log(`pitr: ${JSON.stringify(await (await import('./pitr.js')).benchPitr())}`);
   } catch (error) {
