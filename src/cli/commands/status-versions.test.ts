@@ -8,7 +8,7 @@ import { parseSpec } from '../../config/load.js';
 import { floorFor } from '../../config/upgrade-paths.js';
 import { resolveEtcdRelease } from '../../runtime/etcd-binaries.js';
 import { openRuntime } from '../../runtime/open.js';
-import { Cleanup, runCli, tempDir, upDetached, writeSpec } from '../../testing/harness.js';
+import { Cleanup, makeCerts, runCli, tempDir, upDetached, writeSpec } from '../../testing/harness.js';
 
 interface StatusJson {
   healthy: boolean;
@@ -80,6 +80,30 @@ describe('status: member versions, the cluster version and their warnings', () =
     );
     const wide = await runCli(['--config', file, 'status', '-o', 'wide']);
     assert.match(wide.stdout, /CLUSTER VERSION/);
+  });
+
+  it('reads the cluster version over TLS with client certificates (3.7)', async () => {
+    const dir = await tempDir(cleanup, 'status-tls');
+    const certs = await makeCerts(dir);
+    const file = await writeSpec(dir, {
+      name: 'tls',
+      members: 1,
+      dataDir: `${dir}/data`,
+      etcd: { version: '3.7' },
+      tls: {
+        caFile: certs.ca,
+        certFile: certs.clientCert,
+        keyFile: certs.clientKey,
+        server: { certFile: certs.serverCert, keyFile: certs.serverKey, clientCertAuth: true },
+      },
+    });
+    await upDetached(cleanup, file);
+    const json = await statusJson(file);
+    assert.equal(json.healthy, true);
+    assert.match(json.members[0]?.version ?? '', /^3\.7\./);
+    assert.equal(json.members[0]?.clusterVersion, '3.7.0');
+    assert.equal(json.clusterVersion, '3.7.0');
+    assert.deepEqual(json.versionWarnings, []);
   });
 
   it('a 3.5.16 member is warned below the floor of the upgrade to 3.6', async () => {
