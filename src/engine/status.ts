@@ -10,7 +10,9 @@ import {
   type ConnectionOptions,
   type MemberStatus,
 } from '../etcd/member-client.js';
+import { memberVersions, type MemberVersions } from '../etcd/version-endpoint.js';
 import { describeError } from '../errors.js';
+import { clusterVersionOf, versionWarnings } from './status-versions.js';
 
 /** etcd's default --quota-backend-bytes (2 GiB), used when neither the member nor the spec says. */
 export const ETCD_DEFAULT_QUOTA = 2 * 2 ** 30;
@@ -30,6 +32,8 @@ export interface MemberStatusRow {
   readonly name: string | undefined;
   readonly version: string | undefined;
   readonly storageVersion: string | undefined;
+  /** The cluster version as this member reports it (its `/version` endpoint). */
+  readonly clusterVersion?: string | undefined;
   readonly dbSize: number | undefined;
   readonly dbSizeInUse: number | undefined;
   readonly fragmentationPercent: number | undefined;
@@ -77,6 +81,10 @@ export interface ClusterStatus {
   /** Started members of the cluster that no asked endpoint reaches (`--cluster` asks them too). */
   readonly unasked: readonly UnaskedMember[];
   readonly members: readonly MemberStatusRow[];
+  /** The version the cluster speaks (the leader's word; see status-versions.ts). */
+  readonly clusterVersion?: string | undefined;
+  /** Members on different versions, or below the floor of their next upgrade (status-versions.ts). */
+  readonly versionWarnings?: readonly string[];
 }
 
 export interface StatusOptions {
@@ -115,7 +123,9 @@ export async function clusterStatus(options: StatusOptions): Promise<ClusterStat
       clients = urls.map((url) => new MemberClient(parseEndpoint(url), options.connection));
     }
   }
-  const probes = await Promise.all(clients.map((c) => probeMember(c, discovered === undefined)));
+  const probes = await Promise.all(
+    clients.map((c) => probeMember(c, discovered === undefined, options.connection)),
+  );
   const list = discovered ?? probes.find((p) => p.memberList !== undefined)?.memberList;
   const alarms = probes.find((p) => p.alarms !== undefined)?.alarms ?? [];
   const members = markCutOff(probes.map((probe) => toRow(probe, alarms, options, list)));
@@ -127,6 +137,7 @@ export async function clusterStatus(options: StatusOptions): Promise<ClusterStat
     members.find((m) => m.id === leaderId)?.name ?? list?.find((m) => m.id === leaderId)?.name;
   const clusterId = probes.find((p) => p.status)?.status?.clusterId;
   const unasked = list ? unaskedMembers(list, members) : [];
+  const clusterVersion = clusterVersionOf(members);
   const healthy =
     members.length > 0 && members.every((m) => m.health.ok) && leaderId !== undefined && unasked.length === 0;
   return {
@@ -138,6 +149,8 @@ export async function clusterStatus(options: StatusOptions): Promise<ClusterStat
     membersInCluster: list?.length,
     unasked,
     members,
+    clusterVersion,
+    versionWarnings: versionWarnings(members, clusterVersion),
   };
 }
 
@@ -221,12 +234,17 @@ interface Probe {
   healthError?: string;
   healthMs?: number;
   memberList?: ClusterMember[];
+  versions?: MemberVersions;
 }
 
-async function probeMember(client: MemberClient, askList: boolean): Promise<Probe> {
+async function probeMember(
+  client: MemberClient,
+  askList: boolean,
+  connection: ConnectionOptions,
+): Promise<Probe> {
   const probe: Probe = { endpoint: client.endpoint };
   try {
-    const [status, alarms, health, list] = await Promise.allSettled([
+    const [status, alarms, health, list, versions] = await Promise.allSettled([
       client.status(),
       client.alarms(),
       (async () => {
@@ -235,7 +253,10 @@ async function probeMember(client: MemberClient, askList: boolean): Promise<Prob
         return performance.now() - started;
       })(),
       askList ? client.memberList() : Promise.resolve(undefined),
+      // The cluster version is only on the HTTP /version endpoint: one GET, alongside.
+      memberVersions(client.endpoint, connection),
     ]);
+    if (versions.status === 'fulfilled') probe.versions = versions.value;
     if (list.status === 'fulfilled' && list.value) probe.memberList = list.value;
     if (status.status === 'fulfilled') probe.status = status.value;
     else probe.statusError = reasonOf(status.reason);
@@ -284,6 +305,7 @@ function toRow(
     name,
     version: s?.version,
     storageVersion: s?.storageVersion,
+    clusterVersion: probe.versions?.cluster,
     dbSize: s?.dbSize,
     dbSizeInUse: s?.dbSizeInUse,
     fragmentationPercent:

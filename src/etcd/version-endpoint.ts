@@ -1,55 +1,62 @@
 /**
- * A member's `/version` HTTP endpoint: the server version it runs and the cluster version the
- * members agreed on (which only moves once every member runs the newer minor version, and drops
- * during a downgrade). The gRPC API reports the first, not the second.
+ * etcd's `/version` HTTP endpoint on a member's client URL: the member's server version and the
+ * cluster version (`etcdcluster`), which no gRPC call reports (Maintenance.Status has only the
+ * server version). Served by 3.5, 3.6 and 3.7 on the client port, with the same TLS as gRPC and
+ * no authentication. One GET, sent in parallel with the gRPC calls of `status`.
  */
-import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import { MemberRequestError } from './errors.js';
 import type { ConnectionOptions } from './credentials.js';
+import type { Endpoint } from './endpoint.js';
 
-/** What `/version` says: `etcdserver` and `etcdcluster` (`3.6.0`; `not_decided` early on). */
-export interface VersionInfo {
-  readonly server: string;
+/** What a member's `/version` says. */
+export interface MemberVersions {
+  readonly server: string | undefined;
+  /** `3.6.0`-style; undefined while the cluster has not decided one (`not_decided`). */
   readonly cluster: string | undefined;
 }
 
-/** GET `<endpoint>/version` with the connection's TLS files, within the command timeout. */
-export function versionOf(endpoint: string, connection: ConnectionOptions): Promise<VersionInfo> {
-  const url = new URL('/version', endpoint.includes('://') ? endpoint : `http://${endpoint}`);
-  const secure = url.protocol === 'https:';
-  const read = (file: string | undefined) => (file ? readFileSync(file) : undefined);
-  const timeout = connection.dialTimeoutMs + connection.commandTimeoutMs;
-  return new Promise((resolve, reject) => {
-    const fail = (why: string, cause?: unknown) =>
-      reject(new MemberRequestError(endpoint, 'GET /version', why, undefined, { cause }));
-    const options = secure
-      ? {
-          ca: read(connection.caFile),
-          cert: read(connection.certFile),
-          key: read(connection.keyFile),
-          rejectUnauthorized: connection.insecureSkipTlsVerify !== true,
-          timeout,
-        }
-      : { timeout };
-    const request = (secure ? https : http).get(url, options, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => {
-        try {
-          const parsed = JSON.parse(body) as { etcdserver?: string; etcdcluster?: string };
-          if (!parsed.etcdserver) return fail(`unexpected answer ${JSON.stringify(body.slice(0, 80))}`);
-          const cluster =
-            parsed.etcdcluster && /^\d/.test(parsed.etcdcluster) ? parsed.etcdcluster : undefined;
-          resolve({ server: parsed.etcdserver, cluster });
-        } catch (error) {
-          fail(`unexpected answer ${JSON.stringify(body.slice(0, 80))}`, error);
-        }
-      });
-    });
-    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeout} ms`)));
-    request.on('error', (error) => fail(error.message, error));
+/** GETs `/version` of one member within the dial + command timeout; rejects with the reason. */
+export async function memberVersions(
+  endpoint: Endpoint,
+  options: ConnectionOptions,
+): Promise<MemberVersions> {
+  const secure =
+    endpoint.secure ?? Boolean(options.caFile || options.certFile || options.insecureSkipTlsVerify);
+  const { readFile } = await import('node:fs/promises');
+  const read = (file: string | undefined) => (file ? readFile(file) : Promise.resolve(undefined));
+  const [ca, cert, key] = secure
+    ? await Promise.all([read(options.caFile), read(options.certFile), read(options.keyFile)])
+    : [undefined, undefined, undefined];
+  const transport = secure ? await import('node:https') : await import('node:http');
+  const timeoutMs = options.dialTimeoutMs + options.commandTimeoutMs;
+  const body = await new Promise<string>((resolve, reject) => {
+    const req = transport.request(
+      `${secure ? 'https' : 'http'}://${endpoint.address}/version`,
+      {
+        method: 'GET',
+        ...(secure
+          ? {
+              ca,
+              cert,
+              key,
+              rejectUnauthorized: options.insecureSkipTlsVerify !== true,
+            }
+          : {}),
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(text) : reject(new Error(`/version: HTTP ${res.statusCode}`)),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`/version: no answer in ${timeoutMs} ms`)));
+    req.end();
   });
+  const parsed = JSON.parse(body) as { etcdserver?: unknown; etcdcluster?: unknown };
+  const text = (v: unknown) => (typeof v === 'string' && /^\d+\.\d+\.\d+/.test(v) ? v : undefined);
+  return { server: text(parsed.etcdserver), cluster: text(parsed.etcdcluster) };
 }

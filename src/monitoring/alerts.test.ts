@@ -477,6 +477,32 @@ const cases: Case[] = [
     firing: [{ ...CERT, severity: 'warning' }],
   },
   {
+    alert: 'EtcdStewardMixedVersions',
+    name: 'one member on 3.6 and two on 3.5 for two hours',
+    series: [
+      series('etcd_steward_member_version_info', { ...AGENT, member: 'etcd-0', version: '3.5.36' }, '1x130'),
+      series('etcd_steward_member_version_info', { ...AGENT, member: 'etcd-1', version: '3.6.16' }, '1x130'),
+      series('etcd_steward_member_version_info', { ...AGENT, member: 'etcd-2', version: '3.5.36' }, '1x130'),
+    ],
+    evalTime: '2h',
+    firing: [{ ...AGENT, severity: 'warning' }],
+  },
+  {
+    alert: 'EtcdStewardMixedVersions',
+    name: 'a rolling upgrade 44 minutes in (it takes 40)',
+    series: [
+      series('etcd_steward_member_version_info', { ...AGENT, member: 'etcd-0', version: '3.5.36' }, '1x40'),
+      series(
+        'etcd_steward_member_version_info',
+        { ...AGENT, member: 'etcd-0', version: '3.6.16' },
+        '_x40 1x90',
+      ),
+      series('etcd_steward_member_version_info', { ...AGENT, member: 'etcd-1', version: '3.6.16' }, '1x130'),
+    ],
+    evalTime: '44m',
+    firing: [],
+  },
+  {
     alert: 'EtcdStewardCertificateExpiring',
     name: 'expires in 31 days',
     series: [series('etcd_steward_tls_cert_expiry_timestamp_seconds', CERT, `${31 * 86400}x60`)],
@@ -527,7 +553,7 @@ describe('render alerts', () => {
     assert.equal(r.stdout, '');
     const check = await promtool(['check', 'rules', file], dir);
     assert.equal(check.code, 0, `${check.stdout}\n${check.stderr}`);
-    assert.match(check.stdout, /SUCCESS: 21 rules found/);
+    assert.match(check.stdout, /SUCCESS: 22 rules found/);
     const rules = parse(await readFile(file, 'utf8')) as RuleFile;
     const names = new Set(rules.groups.flatMap((g) => g.rules.map((rule) => rule.alert)));
     assert.deepEqual([...names].sort(), [...ALERT_NAMES].sort());
@@ -556,7 +582,7 @@ describe('render alerts', () => {
       ),
     );
     const rules = renderAlertRules().groups.flatMap((g) => g.rules);
-    assert.equal(rules.length, 21);
+    assert.equal(rules.length, 22);
     for (const rule of rules) {
       const url = rule.annotations['runbook_url'] ?? '';
       assert.equal(url, `${RUNBOOK_PAGE}#${rule.alert.toLowerCase()}`, rule.alert);

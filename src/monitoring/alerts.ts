@@ -79,6 +79,7 @@ export const ALERT_NAMES = [
   'EtcdStewardHealFailed',
   'EtcdStewardHealNeedsQuorum',
   'EtcdStewardCertificateExpiring',
+  'EtcdStewardMixedVersions',
 ] as const;
 
 export const DEFAULT_ETCD_JOB = '.*etcd.*';
@@ -389,6 +390,17 @@ export function renderAlertRules(spec?: Pick<Spec, 'name'>, options: AlertRuleOp
       'An etcd TLS certificate expires within 30 days.',
       `{{ $labels.file }} ({{ $labels.subject }}), used by ${agent}, expires in {{ $value | humanizeDuration }}.`,
       'Renew it: `etcd-steward certs --reuse-ca --force` (then restart members one by one), or check why cert-manager did not renew the Certificate (`kubectl describe certificate`).',
+    ),
+    // An upgrade moves one member at a time (restart, catch up, gates): minutes per member even
+    // with a full 8 GiB database. Two versions for an hour is an upgrade that stopped half-way.
+    rule(
+      'EtcdStewardMixedVersions',
+      'warning',
+      '1h',
+      `count by (cluster, job, instance) (count by (cluster, job, instance, version) (etcd_steward_member_version_info{${steward}})) > 1`,
+      'etcd members have run different versions for an hour.',
+      `The members of ${agent} run {{ $value | humanize }} different etcd versions, longer than an upgrade takes: an upgrade or downgrade stopped half-way.`,
+      "Run `etcd-steward status` (it names each member's version and the cluster version); finish with `etcd-steward upgrade --to NEW` or go back with `etcd-steward upgrade --to OLD`.",
     ),
   ];
 

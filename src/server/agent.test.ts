@@ -106,7 +106,10 @@ async function metrics(agent: Agent): Promise<Map<string, number>> {
         .map(([k, v]) => `${k}=${v}`)
         .join(',');
       for (const key of Object.keys(sample.labels ?? {}))
-        assert.ok(['cluster', 'member', 'alarm', 'job'].includes(key), `bounded labels only: ${key}`);
+        assert.ok(
+          ['cluster', 'member', 'alarm', 'job', 'version'].includes(key),
+          `bounded labels only: ${key}`,
+        );
       values.set(labels ? `${family.name}{${labels}}` : family.name, Number(sample.value));
     }
   }
@@ -206,7 +209,10 @@ describe('agent API and metrics, every line', () => {
         assert.equal(metric(m, `etcd_steward_member_up{member=${member}}`), 1);
         assert.equal(metric(m, `etcd_steward_member_healthy{member=${member}}`), 1);
         assert.equal(metric(m, `etcd_steward_member_has_leader{member=${member}}`), 1);
+        const version = up.status.members.find((x) => x.name === member)?.version;
+        assert.equal(metric(m, `etcd_steward_member_version_info{member=${member},version=${version}}`), 1);
       }
+      assert.equal(metric(m, `etcd_steward_cluster_version_info{version=${line}.0}`), 1);
       assert.equal(
         ['etcd-0', 'etcd-1', 'etcd-2'].reduce(
           (n, x) => n + metric(m, `etcd_steward_member_is_leader{member=${x}}`),

@@ -1,8 +1,8 @@
 /**
  * The agent's Prometheus metrics (prom-client), prefix `etcd_steward_`. Member gauges come from
  * the status poll, so they work even when etcd's own metrics port is unreachable. Labels are only
- * `cluster`, `member`, `alarm` and `job` (and `file`/`subject` of the spec's certificate files):
- * bounded, never a backup name.
+ * `cluster`, `member`, `alarm`, `job` and `version` (an etcd release; a cluster has one or two)
+ * (and `file`/`subject` of the spec's certificate files): bounded, never a backup name.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { BackupManifest } from '../engine/backup/manifest.js';
@@ -53,6 +53,17 @@ export class AgentMetrics {
     'member',
     'alarm',
   ]);
+
+  readonly memberVersion = this.g(
+    'member_version_info',
+    '1 per member, labelled with the etcd version it runs (two versions at once: an upgrade under way or stopped)',
+    ['cluster', 'member', 'version'],
+  );
+  readonly clusterVersion = this.g(
+    'cluster_version_info',
+    'Always 1, labelled with the cluster version the members agreed on (it moves once all run the new line)',
+    ['cluster', 'version'],
+  );
 
   readonly backupLastSuccess = this.g(
     'backup_last_success_timestamp_seconds',
@@ -127,8 +138,12 @@ export class AgentMetrics {
       this.raftIndex,
       this.appliedLag,
       this.alarm,
+      this.memberVersion,
+      this.clusterVersion,
     ])
       gauge.reset();
+    if (status.clusterVersion)
+      this.clusterVersion.set({ cluster: this.cluster, version: status.clusterVersion }, 1);
     for (const m of status.members) {
       const l = { cluster: this.cluster, member: memberName(m) };
       const up = m.id !== undefined;
@@ -141,6 +156,7 @@ export class AgentMetrics {
       this.isLeader.set(l, m.isLeader ? 1 : 0);
       this.hasLeader.set(l, m.leaderId !== undefined && m.leaderId !== '0' && m.leaderId !== '' ? 1 : 0);
       if (m.raftIndex !== undefined) this.raftIndex.set(l, m.raftIndex);
+      if (m.version !== undefined) this.memberVersion.set({ ...l, version: m.version }, 1);
       const lag = appliedLag(status, m);
       if (lag !== undefined) this.appliedLag.set(l, lag);
       for (const alarm of m.alarms) this.alarm.set({ ...l, alarm }, 1);

@@ -2,12 +2,15 @@
  * `apply` of the spec's objects on a cluster that exists: one scaling step (engine/members/
  * kube-scale.ts) sets the StatefulSet's replicas and the PodDisruptionBudget from the live voting
  * members, and the initial-member arguments of the pods stay those the StatefulSet was created
- * with (the initial set does not change with `members:`, so scaling rolls no pod).
+ * with (the initial set does not change with `members:`, so scaling rolls no pod), and so does
+ * the etcd image (a new etcd version is `upgrade --to`'s job, member by member).
  */
 import type { Spec } from '../../config/spec.js';
 import { planKubeScale, removeForScale, type KubeScalePlan } from '../../engine/members/kube-scale.js';
 import { surveyCluster, type Survey } from '../../engine/members/survey.js';
 import { readObject, type KubeObject } from '../../runtime/kubernetes/apply.js';
+import { keepLiveImage } from '../../runtime/kubernetes/member-image.js';
+import { etcdImageTagVersion } from '../../runtime/kubernetes/render-images.js';
 import { KubernetesRuntime } from '../../runtime/kubernetes/runtime.js';
 import { clusterNames } from '../../runtime/kubernetes/render-types.js';
 import { connectionFor, type GlobalOptions } from '../context.js';
@@ -68,7 +71,7 @@ function withPlan(
 ): KubeObject[] {
   if (plan.note) progress(options.output, plan.note);
   return objects.map((o) => {
-    if (o === sts) return withBootstrapOf(withReplicas(o, plan), live);
+    if (o === sts) return withLiveImage(withBootstrapOf(withReplicas(o, plan), live), live, options);
     if (o.kind === 'PodDisruptionBudget' && o.metadata.name === name)
       return { ...o, spec: { ...(o['spec'] as object), maxUnavailable: plan.maxUnavailable } };
     return o;
@@ -77,6 +80,22 @@ function withPlan(
 
 function withReplicas(o: KubeObject, plan: KubeScalePlan): KubeObject {
   return { ...o, spec: { ...(o['spec'] as object), replicas: plan.replicas } };
+}
+
+/**
+ * The live etcd image, kept: apply never rolls members to another etcd version; it says that
+ * `upgrade --to` does (one member at a time, with its checks).
+ */
+function withLiveImage(o: KubeObject, live: KubeObject | undefined, options: GlobalOptions): KubeObject {
+  const { object, kept } = keepLiveImage(o, live);
+  if (kept) {
+    const version = etcdImageTagVersion(kept.wanted) ?? 'VERSION';
+    progress(
+      options.output,
+      `etcd image kept at ${kept.live} (the spec asks for ${kept.wanted}): apply never rolls etcd members to another version; run \`etcd-steward upgrade --to ${version}\`, which moves them one at a time with its checks`,
+    );
+  }
+  return object;
 }
 
 /** The live pods' `--initial-cluster=` and `--endpoints` of the init containers, kept. */

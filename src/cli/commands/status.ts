@@ -41,6 +41,7 @@ function statusColumns(withNames: boolean): Column<MemberStatusRow>[] {
     ...(withNames ? [{ head: 'ENDPOINT', cell: (m: MemberStatusRow) => m.endpoint, wide: true }] : []),
     { head: 'ID', cell: (m) => m.id ?? dash, wide: true },
     { head: 'VERSION', cell: (m) => m.version ?? dash },
+    { head: 'CLUSTER VERSION', cell: (m) => m.clusterVersion ?? dash, wide: true },
     { head: 'DB SIZE', cell: (m) => cell(m.dbSize, formatBytes) },
     { head: 'IN USE', cell: (m) => cell(m.dbSizeInUse, formatBytes) },
     { head: 'FRAG', cell: (m) => cell(m.fragmentationPercent, (v) => `${v}%`), wide: true },
@@ -67,10 +68,15 @@ function statusColumns(withNames: boolean): Column<MemberStatusRow>[] {
   ];
 }
 
-/** The status table (etcdctl's columns plus health, quota use, alarms; -o wide: all) and a summary. */
+/**
+ * The status table (etcdctl's columns plus health, quota use, alarms; -o wide: all), a summary
+ * with the cluster version, and a line per version warning (mixed versions, below a floor).
+ */
 export function formatStatus(status: ClusterStatus, format: OutputFormat = 'table'): string {
   const withNames = status.members.some((m) => m.name !== undefined);
-  return `${renderColumns(statusColumns(withNames), status.members, format)}\n${summary(status)}`;
+  const warnings = (status.versionWarnings ?? []).map((w) => `\nwarning: ${w}`).join('');
+  const version = status.clusterVersion ? `, cluster version ${status.clusterVersion}` : '';
+  return `${renderColumns(statusColumns(withNames), status.members, format)}\n${summary(status)}${version}${warnings}`;
 }
 
 function summary(status: ClusterStatus): string {

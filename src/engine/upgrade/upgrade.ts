@@ -22,7 +22,7 @@ import {
 } from '../../config/upgrade-paths.js';
 import { parseEndpoint } from '../../etcd/endpoint.js';
 import { MemberClient, type ConnectionOptions } from '../../etcd/member-client.js';
-import { versionOf } from '../../etcd/version-endpoint.js';
+import { memberVersions } from '../../etcd/version-endpoint.js';
 import { describeError } from '../../errors.js';
 import { resolveEtcd, resolveEtcdRelease, type EtcdBinaries } from '../../runtime/etcd-binaries.js';
 import { namesByEndpoint, type ClusterRuntime } from '../../runtime/runtime.js';
@@ -434,7 +434,7 @@ async function clusterVersionOf(
     (a, b) => Number(b.isLeader === true) - Number(a.isLeader === true),
   );
   for (const m of ordered) {
-    const answer = await versionOf(m.endpoint, pollConnection(connection)).catch(() => undefined);
+    const answer = await memberVersions(parseEndpoint(m.endpoint), pollConnection(connection)).catch(() => undefined);
     if (answer?.cluster) return answer.cluster;
   }
   return undefined;

@@ -8,7 +8,13 @@ import type { Spec } from '../../config/spec.js';
 import { etcdPodPolicy } from './render-etcd-pod.js';
 import { secretFiles } from './render-certs.js';
 import { renderBootstrap, type PinnedRestore } from './render-bootstrap.js';
-import { defaultEtcdImage, DEFAULT_ETCD_VERSIONS, ETCD_PATHS, ETCD_UID } from './render-images.js';
+import {
+  DEFAULT_ETCD_VERSIONS,
+  ETCD_PATHS,
+  ETCD_UID,
+  etcdImage,
+  etcdImageTagVersion,
+} from './render-images.js';
 import {
   commonLabels,
   kubernetesSettings,
@@ -29,8 +35,7 @@ export function probePaths(version: string): { live: string; ready: string } {
 
 /** The version in an image tag (`…/etcd:v3.6.16` → `3.6.16`), or the default of the spec's line. */
 export function imageVersion(spec: Spec, image: string): string {
-  const tag = /:v?(\d+\.\d+\.\d+)[^:/]*$/.exec(image)?.[1];
-  return tag ?? DEFAULT_ETCD_VERSIONS[spec.etcd.version];
+  return etcdImageTagVersion(image) ?? DEFAULT_ETCD_VERSIONS[spec.etcd.version];
 }
 
 /** What goes into a member's command line besides its name and URLs: the spec's etcd settings. */
@@ -100,7 +105,7 @@ function affinity(spec: Spec, names: ClusterNames): Record<string, unknown> | un
 /** The members: one StatefulSet, pods NAME-0…NAME-(n-1), each with its own volume. */
 export function renderStatefulSet(spec: Spec, names: ClusterNames, options: StatefulSetOptions): KubeObject {
   const k = kubernetesSettings(spec);
-  const image = k.image ?? defaultEtcdImage(spec.etcd.version);
+  const image = etcdImage(spec);
   const probes = probePaths(imageVersion(spec, image));
   const clientScheme = names.clientTls ? 'https' : 'http';
   const peerScheme = names.peerTls ? 'https' : 'http';
@@ -205,7 +210,10 @@ export function renderStatefulSet(spec: Spec, names: ClusterNames, options: Stat
       replicas: names.members,
       // A new cluster starts only with every initial member (OrderedReady would wait for a quorum that cannot form).
       podManagementPolicy: 'Parallel',
-      updateStrategy: { type: 'RollingUpdate' },
+      // Pods change only when etcd-steward deletes them, one member at a time, in the order it
+      // picks (followers first, the leader last): `upgrade --to` (docs/kubernetes.md, "Upgrading").
+      // A partition could only go from the highest ordinal down, wherever the leader is.
+      updateStrategy: { type: 'OnDelete' },
       selector: { matchLabels: names.selector() },
       template: {
         metadata: { labels, ...(options.annotations ? { annotations: options.annotations } : {}) },

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { EtcdLine } from '../../config/etcd-lines.js';
+import type { Spec } from '../../config/spec.js';
 
 /**
  * The etcd release of each line the default image carries: the same releases the install script
@@ -27,6 +28,44 @@ export const ETCD_IMAGE_REPOSITORY = 'gcr.io/etcd-development/etcd';
 /** The official image of a line: gcr.io/etcd-development/etcd:v3.6.16. */
 export function defaultEtcdImage(line: EtcdLine): string {
   return `${ETCD_IMAGE_REPOSITORY}:v${DEFAULT_ETCD_VERSIONS[line]}`;
+}
+
+/** The etcd image of the spec: kubernetes.image, else the official image of etcd.version's line. */
+export function etcdImage(spec: Pick<Spec, 'etcd' | 'kubernetes'>): string {
+  return spec.kubernetes?.image ?? defaultEtcdImage(spec.etcd.version);
+}
+
+/** The etcd version an image's tag names (`…/etcd:v3.6.16` → `3.6.16`), or undefined. */
+export function etcdImageTagVersion(image: string): string | undefined {
+  return /:v?(\d+\.\d+\.\d+)[^:/]*$/.exec(image)?.[1];
+}
+
+/**
+ * The image a member moves to for `line` (upgrade, downgrade): the spec's etcd image when its tag
+ * is of that line, else the same repository (a mirror keeps being used) with the tag of the
+ * line's release that was tested here (DEFAULT_ETCD_VERSIONS).
+ */
+export function etcdImageForLine(spec: Pick<Spec, 'etcd' | 'kubernetes'>, line: EtcdLine): string {
+  const image = etcdImage(spec);
+  const tagged = etcdImageTagVersion(image);
+  if (tagged !== undefined && tagged.split('.').slice(0, 2).join('.') === line) return image;
+  const repository = image.split('@')[0]!.replace(/:[^:/]*$/, '');
+  return `${repository}:v${DEFAULT_ETCD_VERSIONS[line]}`;
+}
+
+/**
+ * A warning when kubernetes.image carries another etcd line than etcd.version (an upgrade begun by
+ * editing the spec): the manifests say one version and the checks another, and on a running
+ * cluster neither `apply` nor the StatefulSet (OnDelete) moves members; `upgrade --to` does.
+ */
+export function etcdImageWarnings(spec: Pick<Spec, 'etcd' | 'kubernetes'>): string[] {
+  const image = spec.kubernetes?.image;
+  const tagged = image === undefined ? undefined : etcdImageTagVersion(image);
+  const line = tagged?.split('.').slice(0, 2).join('.');
+  if (tagged === undefined || line === spec.etcd.version) return [];
+  return [
+    `kubernetes.image ${image} is etcd ${tagged} but etcd.version is ${spec.etcd.version}: set both to one line. On a running cluster no apply rolls the members to another version (the StatefulSet updates OnDelete); run \`etcd-steward upgrade --to ${tagged}\`, which moves them one at a time with its checks`,
+  ];
 }
 
 /**

@@ -19,7 +19,7 @@ import {
 import { renderAuthBootstrap } from './render-auth.js';
 import { checkRenderableStorage, renderWarnings } from './render-checks.js';
 import { renderCertificates } from './render-certs.js';
-import { agentImageWarnings } from './render-images.js';
+import { agentImageWarnings, etcdImageWarnings } from './render-images.js';
 import { renderDisruptionBudget, renderServices, renderStatefulSet } from './render-etcd.js';
 import { renderNetworkPolicy } from './render-network.js';
 import { renderMonitoring, type MonitoringContent } from './render-monitoring.js';
@@ -96,7 +96,11 @@ function checkRenderable(spec: Spec): void {
 
 /** What `render kubernetes` and `apply` print on stderr: risky choices that still render. */
 export function kubernetesWarnings(spec: Spec): string[] {
-  return [...renderWarnings(spec), ...agentImageWarnings(spec.kubernetes?.agentImage, spec.etcd.version)];
+  return [
+    ...renderWarnings(spec),
+    ...etcdImageWarnings(spec),
+    ...agentImageWarnings(spec.kubernetes?.agentImage, spec.etcd.version),
+  ];
 }
 
 /** The objects as one YAML stream (`---` between documents), as `kubectl apply -f -` reads it. */

@@ -4,8 +4,9 @@
  * member is reached through its headless Service DNS name, as the agent and GreptimeDB reach it.
  * From a laptop it is reached through the API server: a listener on 127.0.0.1 per member whose
  * connections are port-forwarded to the member pod's client port, as `kubectl port-forward` does;
- * `close` ends them. Pods are run by the StatefulSet controller, so starting, stopping and
- * changing one member's image here are refused with the way to do it instead.
+ * `close` ends them. Pods are run by the StatefulSet controller, so starting and stopping one
+ * member here are refused with the way to do it instead; changing one member's image is done by
+ * the template and that member's pod alone (member-image.ts).
  */
 import net from 'node:net';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
@@ -20,17 +21,23 @@ import {
   type MemberDataLocation,
   type MemberStopResult,
   type MemberVersion,
+  type RuntimeCallOptions,
   type RuntimeMember,
 } from '../runtime.js';
-import { apiError, loadKubeConfig, statusOf, type KubeTarget } from './kube-client.js';
-import { ETCD_PATHS } from './render-images.js';
+import { apiError, loadKubeConfig, objectApi, statusOf, type KubeTarget } from './kube-client.js';
+import { setTemplateImage, waitForMemberPod } from './member-image.js';
+import { ETCD_PATHS, etcdImageForLine } from './render-images.js';
 import { clusterNames, type ClusterNames } from './render-types.js';
 
 const CLIENT_PORT = 2379;
+/** A pulled image and an etcd that replays its WAL: minutes on a slow node, not hours. */
+const MEMBER_TIMEOUT_MS = 10 * 60_000;
 
 export interface KubernetesRuntimeOptions extends KubeTarget {
   /** Reach members by their Service DNS names (default: when KUBERNETES_SERVICE_HOST is set). */
   readonly inCluster?: boolean;
+  /** How long changeMemberVersion waits for the member's new pod to be Ready (default 10 minutes). */
+  readonly memberTimeoutMs?: number;
 }
 
 /** One member pod as the API server reports it. */
@@ -162,14 +169,41 @@ export class KubernetesRuntime implements ClusterRuntime {
     });
   }
 
-  changeMemberVersion(name: string, version: MemberVersion): Promise<void> {
-    return Promise.reject(
-      new RuntimeUnsupportedError(
-        'kubernetes',
-        `change the image of member ${name} alone (to etcd ${version.line})`,
-        'the StatefulSet rolls every member to the image of the spec (etcd.version / kubernetes.image) when you apply it; a member-by-member upgrade is not built yet',
-      ),
-    );
+  /**
+   * Moves one member to the image of `version.line` (etcdImageForLine), the others untouched: the
+   * StatefulSet's pod template gets the new image (its OnDelete strategy rolls no pod; one still
+   * on RollingUpdate is switched in the same patch), then exactly this member's pod is deleted and
+   * its replacement awaited until it runs the new image and is Ready. The engine's own gates
+   * (healthy, caught up, no alarm) come after.
+   */
+  async changeMemberVersion(
+    name: string,
+    version: MemberVersion,
+    options: RuntimeCallOptions = {},
+  ): Promise<void> {
+    this.requireMember(name);
+    const image = etcdImageForLine(this.spec, version.line);
+    const { kc, server } = this.kube();
+    const namespace = this.names.namespace;
+    const core = kc.makeApiClient(CoreV1Api);
+    await setTemplateImage(objectApi(kc), this.names, image, server);
+    const podPath = `pod ${namespace}/${name}`;
+    let old: V1Pod | undefined;
+    try {
+      old = await core.readNamespacedPod({ name, namespace });
+      await core.deleteNamespacedPod({ name, namespace });
+    } catch (error) {
+      if (statusOf(error) !== 404) throw apiError(error, `deleting ${podPath}`, server);
+    }
+    await waitForMemberPod(core, {
+      namespace,
+      name,
+      image,
+      oldUid: old?.metadata?.uid,
+      timeoutMs: this.options.memberTimeoutMs ?? MEMBER_TIMEOUT_MS,
+      signal: options.signal,
+      server,
+    });
   }
 
   membership(): MembershipHost {
