@@ -296,7 +296,10 @@ class TreeBuilder {
     if (level.count >= MAX_COUNT) return true;
     if (level.count < MIN_KEYS_PER_PAGE) return false;
     // The first leaf of a bucket that may still be inlined waits until it cannot be.
-    const limit = isFirstLeaf ? Math.max(this.threshold, this.inlineMax) : this.threshold;
+    let limit = isFirstLeaf ? Math.max(this.threshold, this.inlineMax) : this.threshold;
+    // A page that already runs onto overflow pages takes more elements while its last page has room.
+    const pageSize = this.sink.pageSize;
+    if (level.size > pageSize) limit = Math.max(limit, Math.ceil(level.size / pageSize) * pageSize);
     return sizeWith > limit;
   }
 
