@@ -58,6 +58,8 @@ const META_SIZE = 64;
 const META_CHECKSUM_OFFSET = 56;
 const WRITE_BUFFER = 4 << 20;
 const TWO_32 = 2 ** 32;
+/** The typed array's own fill: cheaper per call than Buffer's for many small ranges. */
+const zeroFill = Uint8Array.prototype.fill;
 
 function writeU64(buffer: Buffer, value: number, offset: number): void {
   buffer.writeUInt32LE(value % TWO_32, offset);
@@ -119,7 +121,7 @@ class PageSink {
     if (this.used + bytes > WRITE_BUFFER) await this.flush();
     const buffer = this.buffers[this.current] as Buffer;
     const offset = this.used;
-    buffer.fill(0, offset + size, offset + bytes);
+    zeroFill.call(buffer, 0, offset + size, offset + bytes);
     this.used += bytes;
     return { pgid, pages, buffer, offset };
   }
@@ -189,9 +191,9 @@ class PageBuilder {
     this.data.set(key, this.dataLength);
     this.data.set(value, this.dataLength + key.length);
     this.dataLength += key.length + value.length;
-    this.keySizes.push(key.length);
-    this.seconds.push(value.length);
-    this.flags.push(flags);
+    this.keySizes[this.count] = key.length;
+    this.seconds[this.count] = value.length;
+    this.flags[this.count] = flags;
     this.count++;
     this.size += ELEMENT_SIZE + key.length + value.length;
   }
@@ -200,15 +202,17 @@ class PageBuilder {
     this.reserve(key.length);
     this.data.set(key, this.dataLength);
     this.dataLength += key.length;
-    this.keySizes.push(key.length);
-    this.seconds.push(child);
+    this.keySizes[this.count] = key.length;
+    this.seconds[this.count] = child;
     this.count++;
     this.size += ELEMENT_SIZE + key.length;
   }
 
   /** A copy of the first key (what the parent level's element holds). */
   firstKey(): Buffer {
-    return Buffer.from(this.data.subarray(0, this.keySizes[0] ?? 0));
+    const key = Buffer.allocUnsafe(this.keySizes[0] ?? 0);
+    this.data.copy(key, 0, 0, key.length);
+    return key;
   }
 
   /** The last key added, a view valid until the next add or reset. */
@@ -263,10 +267,7 @@ class PageBuilder {
   reset(): void {
     this.count = 0;
     this.size = PAGE_HEADER_SIZE;
-    this.dataLength = 0;
-    this.keySizes.length = 0;
-    this.seconds.length = 0;
-    this.flags.length = 0;
+    this.dataLength = 0; // the element arrays keep their room; only the first `count` count
     if (this.data.length > 1 << 20) this.data = Buffer.allocUnsafe(8192); // let a huge value go
   }
 }
