@@ -254,6 +254,25 @@ describe('bbolt writer', () => {
     );
   });
 
+  it('stops on abort and leaves no file', async () => {
+    const dir = await tempDir(cleanup, 'bbolt-writer-abort');
+    const file = path.join(dir, 'aborted.db');
+    const controller = new AbortController();
+    async function* endless() {
+      for (let i = 0; ; i++) {
+        if (i === 50_000) controller.abort(new Error('stop here'));
+        const key = Buffer.alloc(8);
+        key.writeUInt32BE(i, 4);
+        yield await Promise.resolve([key, key] as const);
+      }
+    }
+    await assert.rejects(
+      writeBboltFile(file, [{ name: Buffer.from('a'), entries: endless() }], { signal: controller.signal }),
+      /stop here/,
+    );
+    await assert.rejects(access(file), 'the half-written file is removed');
+  });
+
   it('is judged sound by bbolt itself: check OK, same buckets, keys and values', async (t) => {
     const found = await findBbolt();
     if ('missing' in found) {

@@ -58,8 +58,6 @@ const META_SIZE = 64;
 const META_CHECKSUM_OFFSET = 56;
 const WRITE_BUFFER = 4 << 20;
 const TWO_32 = 2 ** 32;
-/** The typed array's own fill: cheaper per call than Buffer's for many small ranges. */
-const zeroFill = Uint8Array.prototype.fill;
 
 function writeU64(buffer: Buffer, value: number, offset: number): void {
   buffer.writeUInt32LE(value % TWO_32, offset);
@@ -121,7 +119,7 @@ class PageSink {
     if (this.used + bytes > WRITE_BUFFER) await this.flush();
     const buffer = this.buffers[this.current] as Buffer;
     const offset = this.used;
-    zeroFill.call(buffer, 0, offset + size, offset + bytes);
+    buffer.fill(0, offset + size, offset + bytes);
     this.used += bytes;
     return { pgid, pages, buffer, offset };
   }
@@ -529,10 +527,11 @@ export async function writeBboltFileThen(
       checkEntry('root (bucket names)', name, new Uint8Array(0));
       if (previousName && Buffer.compare(previousName, name) >= 0)
         throw orderError('buckets', previousName, name);
-      previousName = Buffer.from(name);
+      const nameCopy = Buffer.from(name); // the caller may reuse its array while the entries stream
+      previousName = nameCopy;
       const tree = new TreeBuilder(sink, threshold, Math.floor(pageSize / 4));
       await writeEntries(tree, bucket, label, signal);
-      await rootTree.add(name, bucketValue(await tree.finish()), BUCKET_LEAF_FLAG);
+      await rootTree.add(nameCopy, bucketValue(await tree.finish()), BUCKET_LEAF_FLAG);
     };
     if (isSync(buckets)) for (const bucket of buckets) await oneBucket(bucket);
     else for await (const bucket of buckets) await oneBucket(bucket);
