@@ -61,6 +61,7 @@ describe('install-test-deps', () => {
       ['etcd', 'install-etcd: error: etcd is built with Go'],
       ['minio', 'install-minio: error: MinIO is built with Go'],
       ['kube-apiserver', 'install-kube-apiserver: error: kube-apiserver is built with Go'],
+      ['bbolt', 'install-bbolt: error: bbolt is built with Go'],
     ]) {
       assert.match(run.stderr, new RegExp(`${job}: FAILED \\(exit 1\\)`));
       assert.match(run.stderr, new RegExp(`  ${job}\\| ${message}`));
