@@ -71,7 +71,8 @@ export async function checkRawSnapshot(raw: RawSnapshot, from: string): Promise<
       },
     );
   }
-  const facts = await checkSnapshotFile(raw.file, { unseal: raw.unseal });
+  // The stream's hash already proved the trailer over exactly these bytes: no second SHA-256 pass.
+  const facts = await checkSnapshotFile(raw.file, { unseal: raw.unseal, trailer: raw.trailer });
   if (facts.problems.length > 0) {
     throw new SnapshotCheckError(`the snapshot from ${from} is damaged: ${facts.problems.join('; ')}`, {
       hint: 'nothing was cataloged; run the backup again from another member (--member)',
