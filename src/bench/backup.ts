@@ -137,11 +137,12 @@ export async function benchBackupToFile(ctx: BackupBenchContext): Promise<FileBa
     `${mib(size)} snapshot, ${plainJson?.backup.keyCount ?? '?'} keys. Runs ${spread(oursRuns)} ` +
     `(${cpuSummary(oursRuns)}), etcdctl ${spread(etcdctlRuns)} (${cpuSummary(etcdctlRuns)}). ` +
     `One create timed in-process, ${seconds(inProcess)}: status+lock+catalog ${seconds(c['beforeStreamMs'] ?? 0)}; ` +
-    `the stream with trailer hash, spool copy, stored hash and write+fsync ${seconds(stream)} ` +
-    `(the bare stream alone, bytes discarded: ${seconds(drain)}, so ${seconds(Math.max(0, stream - drain))} for ` +
-    `copying and hashing alongside); then the offline verify of the spool file ${seconds(c['checkMs'] ?? 0)} ` +
-    `(alone ${seconds(phases.offline['checkMs'] ?? 0)}; a lone SHA-256 pass over the file ` +
-    `${seconds(phases.offline['hashMs'] ?? 0)}), which etcdctl does not do; manifest ${seconds(c['afterMs'] ?? 0)}`;
+    `the stream with the trailer hash (which also gives the stored digest) and the write into the final .part ` +
+    `${seconds(stream)} (the bare stream alone, bytes discarded: ${seconds(drain)}, so ` +
+    `${seconds(Math.max(0, stream - drain))} for hashing and writing alongside); then the bolt check of the ` +
+    `.part beside its fsync ${seconds(c['checkMs'] ?? 0)} (the check alone ${seconds(phases.offline['checkMs'] ?? 0)}; ` +
+    `a lone SHA-256 pass over the file ${seconds(phases.offline['hashMs'] ?? 0)}), which etcdctl does not do; ` +
+    `rename + manifest ${seconds(c['afterMs'] ?? 0)}; per GiB: ours ${perGiB(ours, size)}, etcdctl ${perGiB(etcdctl, size)}`;
   const ratio = ours / etcdctl;
   const gzipRatio = oursGzip / etcdctl;
   const peaks = (name: string) => (samples[name] ?? []).map((r) => r.peakRss ?? 0);
@@ -153,8 +154,8 @@ export async function benchBackupToFile(ctx: BackupBenchContext): Promise<FileBa
       ours: seconds(ours),
       theirs: `${seconds(etcdctl)} (etcdctl snapshot save)`,
       ratio,
-      goal: '≤ 1.0',
-      met: ratio <= 1,
+      goal: '≤ 1.15',
+      met: ratio <= 1.15,
       note,
     },
     {
@@ -186,8 +187,8 @@ export async function benchBackupToFile(ctx: BackupBenchContext): Promise<FileBa
       ours: `${mib(oursPeak)} (median ${mib(median(peaks('ours')))}; gzip ${mib(peak('oursGzip'))}, median ${mib(median(peaks('oursGzip')))})`,
       theirs: `${mib(peak('etcdctl'))} (etcdctl snapshot save)`,
       ratio: oursPeak / peak('etcdctl'),
-      goal: '< 150 MiB',
-      met: oursPeak < 150 * 2 ** 20,
+      goal: '< 128 MiB',
+      met: oursPeak < 128 * 2 ** 20,
       note:
         `peak so far at the stream's end ${mib(c['rssAtStreamEnd'] ?? 0)}, after the offline verify ${mib(c['rssAtEnd'] ?? 0)} ` +
         `(in-process, unbundled); the stream alone ${mib(phases.drain['rss'] ?? 0)}, the offline check alone ` +
@@ -218,6 +219,11 @@ async function phaseBreakdown(
   } finally {
     await rm(storage, { recursive: true, force: true });
   }
+}
+
+/** Seconds per GiB of snapshot at this wall time: what 8 GiB would take, divided by 8. */
+function perGiB(ms: number, bytes: number): string {
+  return bytes > 0 ? `${((ms / 1000) * (2 ** 30 / bytes)).toFixed(1)} s/GiB` : '?';
 }
 
 function rss(run: ProcessRun): string {

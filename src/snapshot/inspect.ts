@@ -279,7 +279,13 @@ export async function summarizeSnapshot(snapshot: Snapshot): Promise<SnapshotSum
  * both metas and the trailer, decodes every revision, and lists each problem found. Throws only
  * when the file cannot be read at all (ENOENT, EACCES).
  */
-export async function verifySnapshot(path: string, options: OpenOptions = {}): Promise<VerifyReport> {
+export async function verifySnapshot(
+  path: string,
+  options: OpenOptions & {
+    /** The trailer's verdict as the caller already proved it (hashing the stream that wrote the file): no second pass. */
+    readonly trailer?: TrailerStatus | undefined;
+  } = {},
+): Promise<VerifyReport> {
   let snapshot: Snapshot;
   try {
     snapshot = await Snapshot.open(path, options);
@@ -291,8 +297,12 @@ export async function verifySnapshot(path: string, options: OpenOptions = {}): P
   try {
     const pass = new Pass(snapshot, false);
     pass.problems.push(...snapshot.db.problems);
+    const known = options.trailer;
     const [trailer] = await Promise.all([
-      snapshot.trailer().catch((error: unknown) => {
+      (known
+        ? Promise.resolve({ status: known, stored: undefined, computed: undefined })
+        : snapshot.trailer()
+      ).catch((error: unknown) => {
         pass.fail(error);
         return { status: 'bad' as const, stored: undefined, computed: undefined };
       }),

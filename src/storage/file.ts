@@ -17,12 +17,14 @@ import {
   type BackupStorage,
   type CallOptions,
   type StoredObject,
+  type WriteOptions,
 } from './storage.js';
 
 const PART = '.part-';
 
 export class FileStorage implements BackupStorage {
   readonly displayUrl: string;
+  readonly local = true;
   private readonly root: string;
 
   constructor(root: string) {
@@ -30,16 +32,22 @@ export class FileStorage implements BackupStorage {
     this.displayUrl = `file://${this.root}`;
   }
 
-  async write(key: string, body: Readable, options: CallOptions = {}): Promise<{ size: number }> {
+  async write(key: string, body: Readable, options: WriteOptions = {}): Promise<{ size: number }> {
     const target = this.pathOf(key);
     const part = `${target}${PART}${randomBytes(4).toString('hex')}`;
+    let refused: { error: unknown } | undefined;
     try {
       await mkdir(path.dirname(target), { recursive: true });
       const out = createWriteStream(part, { flags: 'wx' });
       await pipeline(body, out, { signal: options.signal });
       const handle = await open(part, 'r+');
       try {
-        await handle.sync();
+        // The check reads the file while the disk takes it in: CPU and disk at once.
+        const check = options.beforeCommit?.(part).catch((error: unknown) => {
+          refused = { error };
+          throw error;
+        });
+        await Promise.all([handle.sync(), check]);
       } finally {
         await handle.close();
       }
@@ -49,6 +57,7 @@ export class FileStorage implements BackupStorage {
       return { size };
     } catch (error) {
       await unlink(part).catch(() => undefined);
+      if (refused) throw refused.error;
       throw this.explain(error, `writing ${key}`);
     }
   }

@@ -31,6 +31,7 @@ import {
   StorageNotFoundError,
   type BackupStorage,
   type CallOptions,
+  type WriteOptions,
   type S3Settings,
   type StoredObject,
 } from './storage.js';
@@ -60,6 +61,7 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
 export class S3Storage implements BackupStorage {
   readonly displayUrl: string;
+  readonly local = false;
   readonly bucket: string;
   /** '' or a prefix ending in '/'. */
   readonly prefix: string;
@@ -152,7 +154,7 @@ export class S3Storage implements BackupStorage {
     this.client = new S3Client(config);
   }
 
-  async write(key: string, body: Readable, options: CallOptions = {}): Promise<{ size: number }> {
+  async write(key: string, body: Readable, options: WriteOptions = {}): Promise<{ size: number }> {
     const { signal } = options;
     let objectKey: string;
     try {
@@ -165,10 +167,24 @@ export class S3Storage implements BackupStorage {
     let sourceError: unknown;
     body.once('error', (error) => (sourceError = error));
     let size = 0;
+    let refused: { error: unknown } | undefined;
+    const { beforeCommit } = options;
+    // The upload completes when this stream ends: holding its end until `beforeCommit` passes
+    // keeps the object invisible, and its failure aborts the multipart upload.
     const counter = new Transform({
       transform(chunk: Buffer, _encoding, done) {
         size += chunk.length;
         done(null, chunk);
+      },
+      flush(done) {
+        if (!beforeCommit) return done();
+        beforeCommit(undefined).then(
+          () => done(),
+          (error: unknown) => {
+            refused = { error };
+            done(error as Error);
+          },
+        );
       },
     });
     // Errors of `body` (and an abort) destroy `counter`, which the upload reads: it fails and
@@ -187,6 +203,7 @@ export class S3Storage implements BackupStorage {
     } catch (error) {
       counter.destroy();
       await piping;
+      if (refused && !signal?.aborted) throw refused.error;
       const explained =
         sourceError !== undefined && error === sourceError && !signal?.aborted
           ? // The data failed, not the storage: no endpoint to blame.

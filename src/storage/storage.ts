@@ -16,16 +16,28 @@ export interface CallOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** A write's options: `beforeCommit` checks what was written before anyone can see it. */
+export interface WriteOptions extends CallOptions {
+  /**
+   * Runs once every byte of the body is in the backend, before the object becomes visible; if
+   * it rejects, the write fails with its error and nothing new is visible under the key. `file`
+   * is a local file holding exactly the bytes written when the backend has one (`local`).
+   */
+  readonly beforeCommit?: ((file: string | undefined) => Promise<void>) | undefined;
+}
+
 /** A backup location. Every call can be cancelled through `signal`. */
 export interface BackupStorage {
   /** The location for messages and manifests, never with credentials in it. */
   readonly displayUrl: string;
+  /** Objects are files on this machine (file://): a write's `beforeCommit` can read them back cheaply. */
+  readonly local: boolean;
   /**
    * Streams `body` into `key`, replacing what was there. The object becomes visible to `read`
    * and `list` only once the whole stream is durably written; if the stream fails, the write
    * fails or `signal` aborts, nothing new is visible under `key` and the error is thrown.
    */
-  write(key: string, body: Readable, options?: CallOptions): Promise<{ size: number }>;
+  write(key: string, body: Readable, options?: WriteOptions): Promise<{ size: number }>;
   /** The object's bytes; throws StorageNotFoundError when there is none. */
   read(key: string, options?: CallOptions): Promise<Readable>;
   /**

@@ -94,8 +94,9 @@ describe('backup failures', { concurrency: true }, () => {
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    // Kill the member once bytes are flowing (the spool file grows).
-    for (let i = 0; i < 400; i += 1) {
+    // Kill the member once bytes are flowing (the spool file grows); a loaded machine may take
+    // many seconds to start the CLI and check the cluster first.
+    for (let i = 0; i < 6000; i += 1) {
       const files = await readdir(spool).catch(() => []);
       const size = files[0] ? (await stat(path.join(spool, files[0])).catch(() => ({ size: 0 }))).size : 0;
       if (size > 1 << 20) break;

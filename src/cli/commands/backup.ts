@@ -2,6 +2,7 @@
  * `etcd-steward backup create|list|verify|prune|delete|import`: snapshots into the spec's storage
  * (or --storage/--to URL), with a catalog of manifests.
  */
+import v8 from 'node:v8';
 import { formatBytes, parseDuration } from '../../config/units.js';
 import type { Spec } from '../../config/spec.js';
 import { findBackup, readCatalog } from '../../engine/backup/catalog.js';
@@ -25,6 +26,11 @@ import {
 } from '../output.js';
 import { byteProgress } from '../progress.js';
 import { encryptionFor, keysFor } from '../../engine/backup/spec-keys.js';
+
+// A snapshot streams through as ~32 KiB buffers whose memory lives outside V8's heap; with V8's
+// default 16 MiB young generation they pile up between minor GCs. A 1 MiB young generation freed
+// them sooner: peak RSS of a 256 MiB create 124-129 → 88 MiB, no slower (measured, docs/benchmarks.md).
+v8.setFlagsFromString('--max-semi-space-size=1');
 
 export interface BackupOptions extends GlobalOptions {
   readonly storage?: string;

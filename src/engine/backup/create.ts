@@ -1,10 +1,10 @@
 /**
  * `backup create`: stream a snapshot from one healthy member (a follower if there is one) into
- * storage, check it (etcd's trailer, the bolt file, key count) and only then write its manifest.
+ * storage in one pass, check it (etcd's trailer, the bolt file, key count) before the object
+ * becomes visible, and only then write its manifest.
  * One run at a time per cluster, through a lock in the backup storage (lock.ts): the cluster
  * itself is only read. A failed run leaves nothing listed, and the next run removes any debris.
  */
-import { rm } from 'node:fs/promises';
 import { parseEndpoint } from '../../etcd/endpoint.js';
 import { MemberClient, type ConnectionOptions } from '../../etcd/member-client.js';
 import { StewardError } from '../../errors.js';
@@ -19,10 +19,10 @@ import {
   uniqueBackupName,
   type BackupManifest,
 } from './manifest.js';
-import { checkSnapshotFile } from './snapshot-facts.js';
+import { checkSnapshotFile, type SnapshotFacts } from './snapshot-facts.js';
 import { chooseSourceMember } from './source-member.js';
 import type { EncryptionSettings } from './encryption.js';
-import { storeSnapshot } from './store.js';
+import { storeSnapshot, type RawSnapshot } from './store.js';
 
 export type BackupProgress =
   | {
@@ -54,8 +54,32 @@ export interface CreateBackupOptions {
   readonly lock?: LockOptions | undefined;
 }
 
-/** A snapshot that failed its checks; it was removed from storage. */
+/** A snapshot that failed its checks; nothing of it was stored. */
 export class SnapshotCheckError extends StewardError {}
+
+/**
+ * Everything a backup's snapshot must pass before it is stored: etcd's SHA-256 trailer (present
+ * and matching) and the offline check of the bolt file (both metas, every reachable page, the
+ * freelist's accounting, every revision decoded); `from` names the source in messages.
+ */
+export async function checkRawSnapshot(raw: RawSnapshot, from: string): Promise<SnapshotFacts> {
+  if (raw.trailer !== 'ok') {
+    throw new SnapshotCheckError(
+      `the snapshot from ${from} ${raw.trailer === 'absent' ? 'ended without' : 'has a wrong'} SHA-256 trailer (${raw.size} bytes): the stream was cut or damaged`,
+      {
+        hint: 'nothing was cataloged; run the backup again, and check the member with `etcd-steward status`',
+      },
+    );
+  }
+  // The stream's hash already proved the trailer over exactly these bytes: no second SHA-256 pass.
+  const facts = await checkSnapshotFile(raw.file, { unseal: raw.unseal, trailer: raw.trailer });
+  if (facts.problems.length > 0) {
+    throw new SnapshotCheckError(`the snapshot from ${from} is damaged: ${facts.problems.join('; ')}`, {
+      hint: 'nothing was cataloged; run the backup again from another member (--member)',
+    });
+  }
+  return facts;
+}
 
 export async function createBackup(options: CreateBackupOptions): Promise<BackupManifest> {
   const now = options.now ?? (() => new Date());
@@ -80,6 +104,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
         const keys = objectKeys(name, options.compression, options.encryption !== undefined);
         const memberLabel = source.name ?? source.endpoint;
         const snapshot = await client.snapshot();
+        let facts: SnapshotFacts | undefined;
         const stored = await storeSnapshot({
           source: snapshot.bytes,
           storage: options.storage,
@@ -88,27 +113,15 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
           encryption: options.encryption,
           onBytes: (bytes) =>
             options.onProgress?.({ phase: 'snapshot', member: memberLabel, bytes, total: source.dbSize }),
+          // Before the object becomes visible: a snapshot that fails is never stored at all.
+          check: async (raw) => {
+            options.onProgress?.({ phase: 'check', bytes: raw.size });
+            facts = await checkRawSnapshot(raw, memberLabel);
+          },
           signal,
         });
+        if (!facts) throw new Error('unreachable: the snapshot was stored without its check');
         try {
-          if (stored.trailer !== 'ok') {
-            throw new SnapshotCheckError(
-              `the snapshot from ${memberLabel} ${stored.trailer === 'absent' ? 'ended without' : 'has a wrong'} SHA-256 trailer (${stored.size} bytes): the stream was cut or damaged`,
-              {
-                hint: 'nothing was cataloged; run the backup again, and check the member with `etcd-steward status`',
-              },
-            );
-          }
-          options.onProgress?.({ phase: 'check', bytes: stored.size });
-          const facts = await checkSnapshotFile(stored.spoolFile, { unseal: stored.seal.unseal });
-          if (facts.problems.length > 0) {
-            throw new SnapshotCheckError(
-              `the snapshot from ${memberLabel} is damaged: ${facts.problems.join('; ')}`,
-              {
-                hint: 'nothing was cataloged; run the backup again from another member (--member)',
-              },
-            );
-          }
           const manifest: BackupManifest = {
             format: MANIFEST_FORMAT,
             name,
@@ -133,8 +146,6 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
         } catch (error) {
           await options.storage.delete(keys.snapshot).catch(() => undefined);
           throw error;
-        } finally {
-          await rm(stored.spoolFile, { force: true });
         }
       },
       options.signal,

@@ -3,7 +3,7 @@
  * Bitnami chart's `db-…` files on an NFS volume): check it first, then store and catalog it.
  */
 import { createReadStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../../errors.js';
 import type { BackupStorage } from '../../storage/storage.js';
@@ -64,7 +64,6 @@ export async function importBackup(options: {
     onBytes: options.onBytes,
     signal: options.signal,
   });
-  await rm(stored.spoolFile, { force: true });
   if (stored.trailer === 'bad') {
     await options.storage.delete(keys.snapshot);
     throw new InputError(`${options.file}: etcd's SHA-256 trailer does not match its contents`, {

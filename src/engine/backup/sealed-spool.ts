@@ -50,8 +50,27 @@ export class SpoolSeal {
     });
   }
 
+  /**
+   * One AES-256-ECB cipher, kept, that turns counter blocks into CTR's key stream: a read back
+   * costs no cipher object of its own. (One per read — a page at a time, a quarter of a million
+   * for 1 GiB — left native memory V8 does not see piling up between GCs: RSS spikes.)
+   */
+  private readonly keyStream = createCipheriv('aes-256-ecb', this.key, null).setAutoPadding(false);
+
   /** Decrypts, in place, `bytes` that were read from the spool file at `offset`. */
   readonly unseal = (bytes: Buffer, offset: number): void => {
-    this.cipherAt(offset).update(bytes).copy(bytes);
+    const first = Math.floor(offset / BLOCK);
+    const skip = offset % BLOCK;
+    const blocks = Math.ceil((skip + bytes.length) / BLOCK);
+    const counters = Buffer.allocUnsafe(blocks * BLOCK);
+    for (let i = 0; i < blocks; i++) {
+      const at = i * BLOCK;
+      this.nonce.copy(counters, at);
+      const block = first + i; // < 2^53: the high 32 bits, then the low 32
+      counters.writeUInt32BE(Math.floor(block / 2 ** 32), at + 8);
+      counters.writeUInt32BE(block >>> 0, at + 12);
+    }
+    const stream = this.keyStream.update(counters);
+    for (let j = 0; j < bytes.length; j++) bytes[j] = (bytes[j] as number) ^ (stream[skip + j] as number);
   };
 }

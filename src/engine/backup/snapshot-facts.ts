@@ -13,8 +13,15 @@ export interface SnapshotFacts {
   readonly problems: readonly string[];
 }
 
-/** Reads and checks a local snapshot file (a sealed spool with `unseal`): both metas, every reachable page, every revision. */
-export async function checkSnapshotFile(file: string, options: OpenOptions = {}): Promise<SnapshotFacts> {
+/**
+ * Reads and checks a local snapshot file (a sealed spool with `unseal`): both metas, every
+ * reachable page, every revision; and etcd's trailer, unless `trailer` gives the verdict of a
+ * stream that wrote exactly this file (then the file is not hashed a second time).
+ */
+export async function checkSnapshotFile(
+  file: string,
+  options: OpenOptions & { readonly trailer?: 'ok' | 'absent' | 'bad' | undefined } = {},
+): Promise<SnapshotFacts> {
   const report = await verifySnapshot(file, options);
   const summary = report.summary;
   return {

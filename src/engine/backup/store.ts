@@ -1,8 +1,10 @@
 /**
- * Streams one snapshot into storage: raw bytes are counted, checked against etcd's trailer and
- * copied to a sealed local spool file (for the offline check), optionally gzipped, then
- * optionally encrypted (age), hashed as stored,
- * and written through the storage's all-or-nothing `write`. Memory stays at a few chunks.
+ * Streams one snapshot into storage in one pass: raw bytes are counted and checked against etcd's
+ * trailer, optionally gzipped, then optionally encrypted (age), hashed as stored, and written
+ * through the storage's all-or-nothing `write`; `check` runs on the whole raw snapshot before the
+ * object becomes visible. The raw snapshot is read back from the stored file itself when the
+ * storage is local and the object is the raw snapshot (file://, uncompressed, not encrypted);
+ * otherwise it is copied alongside to a sealed local spool. Memory stays at a few chunks.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
@@ -14,6 +16,7 @@ import { cacheDir } from '../../runtime/etcd-binaries.js';
 import { StewardError } from '../../errors.js';
 import type { BackupStorage } from '../../storage/storage.js';
 import { encryptingStream, recordFor, type EncryptionRecord, type EncryptionSettings } from './encryption.js';
+import type { Unseal } from '../../snapshot/index.js';
 import { SpoolSeal } from './sealed-spool.js';
 import { SnapshotChecker, StoredHasher, type TrailerState } from './stream-checks.js';
 
@@ -25,11 +28,18 @@ export interface StoredSnapshot {
   readonly sha256: string;
   readonly trailer: TrailerState;
   readonly etcdSha256: string | null;
-  /** A local copy of the raw snapshot for the offline check, sealed with `seal`; the caller removes it. */
-  readonly spoolFile: string;
-  readonly seal: SpoolSeal;
   /** How the stored object is encrypted; null when it is not. */
   readonly encryption: EncryptionRecord | null;
+}
+
+/** The raw snapshot as `check` sees it: its stream's facts and a local file to read it from. */
+export interface RawSnapshot {
+  readonly size: number;
+  readonly trailer: TrailerState;
+  readonly etcdSha256: string | null;
+  /** The stored object itself, or a sealed spool (read it with `unseal`); gone after `check`. */
+  readonly file: string;
+  readonly unseal: Unseal | undefined;
 }
 
 /** Where raw snapshots are spooled for checking: on disk, not in a RAM-backed /tmp. */
@@ -44,22 +54,49 @@ export async function storeSnapshot(options: {
   compression: 'gzip' | 'none';
   /** Encrypt the stored object (after compression) to these recipients. */
   encryption?: EncryptionSettings | undefined;
+  /** Checks the whole raw snapshot before it becomes visible; a rejection stores nothing. */
+  check?: ((raw: RawSnapshot) => Promise<void>) | undefined;
   onBytes?: (rawBytes: number) => void;
   signal?: AbortSignal;
 }): Promise<StoredSnapshot> {
-  const dir = spoolDir();
-  await mkdir(dir, { recursive: true });
-  const spoolFile = path.join(dir, `snapshot-${process.pid}-${randomBytes(4).toString('hex')}.db`);
+  // The stored object is the raw snapshot when neither compressed nor encrypted: one hash then
+  // serves etcd's trailer and the stored digest, and a local backend's file is the raw snapshot.
+  const raw = options.compression === 'none' && !options.encryption;
+  const spooling = options.check !== undefined && !(raw && options.storage.local);
+  let spoolFile: string | undefined;
   // The spool is sealed with a key held only in memory: no plain snapshot ever lands on disk.
-  const seal = new SpoolSeal();
-  const checker = new SnapshotChecker({ spool: seal.writer(spoolFile), onBytes: options.onBytes });
-  const hasher = new StoredHasher();
+  const seal = spooling ? new SpoolSeal() : undefined;
+  if (seal) {
+    const dir = spoolDir();
+    await mkdir(dir, { recursive: true });
+    spoolFile = path.join(dir, `snapshot-${process.pid}-${randomBytes(4).toString('hex')}.db`);
+  }
+  const checker = new SnapshotChecker({
+    spool: seal && spoolFile ? seal.writer(spoolFile) : undefined,
+    onBytes: options.onBytes,
+  });
+  const hasher = raw ? undefined : new StoredHasher();
   const plain = options.encryption ? new StoredHasher() : undefined;
   const body = new PassThrough({ highWaterMark: 1 << 20 });
   // Either side failing stops the other: a dead member aborts the upload, a full disk the stream.
   const stop = new AbortController();
   const onAbort = () => stop.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onAbort, { once: true });
+  const check = options.check;
+  const beforeCommit = check
+    ? async (file: string | undefined) => {
+        const trailer = checker.trailer();
+        const local = spoolFile ?? file;
+        if (local === undefined) throw new Error('unreachable: no local copy of the snapshot to check');
+        await check({
+          size: checker.bytes,
+          trailer: trailer.state,
+          etcdSha256: trailer.sha256,
+          file: local,
+          unseal: seal?.unseal,
+        });
+      }
+    : undefined;
   try {
     const stages = [
       options.source,
@@ -67,7 +104,7 @@ export async function storeSnapshot(options: {
       checker,
       ...(options.compression === 'gzip' ? [createGzip({ level: 6 })] : []),
       ...(options.encryption ? [await encryptingStream(options.encryption)] : []),
-      hasher,
+      ...(hasher ? [hasher] : []),
       body,
     ];
     const piping = pipeline(stages, { signal: stop.signal }).catch((error: unknown) => {
@@ -75,7 +112,7 @@ export async function storeSnapshot(options: {
       throw error;
     });
     const writing = options.storage
-      .write(options.key, body, { signal: stop.signal })
+      .write(options.key, body, { signal: stop.signal, beforeCommit })
       .catch((error: unknown) => {
         stop.abort(error);
         throw error;
@@ -96,18 +133,14 @@ export async function storeSnapshot(options: {
     return {
       size: checker.bytes,
       storedSize: written.value.size,
-      sha256: hasher.digest(),
+      sha256: hasher ? hasher.digest() : checker.digest(),
       trailer: trailer.state,
       etcdSha256: trailer.sha256,
-      spoolFile,
-      seal,
       encryption: options.encryption && plain ? recordFor(options.encryption, plain.digest()) : null,
     };
-  } catch (error) {
-    await rm(spoolFile, { force: true });
-    throw error;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
+    if (spoolFile) await rm(spoolFile, { force: true });
   }
 }
 

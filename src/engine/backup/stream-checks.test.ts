@@ -10,7 +10,7 @@ import { SnapshotChecker } from './stream-checks.js';
 async function check(
   bytes: Buffer,
   sizes: readonly number[],
-): Promise<ReturnType<SnapshotChecker['trailer']> & { bytes: number }> {
+): Promise<ReturnType<SnapshotChecker['trailer']> & { bytes: number; digest: string }> {
   const chunks: Buffer[] = [];
   for (let at = 0, i = 0; at < bytes.length; i += 1) {
     const size = sizes[i % sizes.length] as number;
@@ -19,7 +19,7 @@ async function check(
   }
   const checker = new SnapshotChecker();
   await pipeline(Readable.from(chunks), checker, new Writable({ write: (_c, _e, cb) => cb() }));
-  return { ...checker.trailer(), bytes: checker.bytes };
+  return { ...checker.trailer(), bytes: checker.bytes, digest: checker.digest() };
 }
 
 describe('snapshot trailer check', () => {
@@ -41,7 +41,12 @@ describe('snapshot trailer check', () => {
       const result = await check(whole, sizes);
       assert.deepEqual(
         result,
-        { state: 'ok', sha256: digest.toString('hex'), bytes: whole.length },
+        {
+          state: 'ok',
+          sha256: digest.toString('hex'),
+          bytes: whole.length,
+          digest: createHash('sha256').update(whole).digest('hex'),
+        },
         String(sizes),
       );
     }
@@ -55,5 +60,15 @@ describe('snapshot trailer check', () => {
 
   it('says absent when the size is not a bolt file plus 32 bytes', async () => {
     for (const sizes of chunkings) assert.equal((await check(body, sizes)).state, 'absent', String(sizes));
+  });
+
+  it('gives the SHA-256 of every byte from the same hash, however cut and however short', async () => {
+    for (const bytes of [whole, body, body.subarray(0, 20), Buffer.alloc(0)])
+      for (const sizes of chunkings)
+        assert.equal(
+          (await check(bytes, sizes)).digest,
+          createHash('sha256').update(bytes).digest('hex'),
+          `${bytes.length} bytes in ${String(sizes)}`,
+        );
   });
 });
