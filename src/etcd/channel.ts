@@ -22,16 +22,13 @@ export type { ServiceName } from './wire-codec.js';
 /** HTTP/2 flow-control window: the 64 KiB default caps large responses (snapshots, big ranges). */
 const WINDOW = 8 << 20;
 
-type GrpcModule = typeof import('@grpc/grpc-js');
 type ProtoModule = typeof import('./proto.js');
+type GrpcModule = ProtoModule['grpc'];
 
 /** grpc-js and our service constructors, for streams; loaded once per process on first use. */
 let streamModules: Promise<{ grpc: GrpcModule; proto: ProtoModule }> | undefined;
 function loadStreamModules(): Promise<{ grpc: GrpcModule; proto: ProtoModule }> {
-  streamModules ??= Promise.all([import('@grpc/grpc-js'), import('./proto.js')]).then(([grpc, proto]) => ({
-    grpc,
-    proto,
-  }));
+  streamModules ??= import('./proto.js').then((proto) => ({ grpc: proto.grpc, proto }));
   return streamModules;
 }
 

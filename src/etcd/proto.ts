@@ -6,6 +6,8 @@
  * never loads grpc-js; channel.ts imports this module on the first stream.
  */
 import {
+  Channel,
+  Metadata,
   credentials,
   makeGenericClientConstructor,
   type ChannelCredentials,
@@ -16,6 +18,9 @@ import { tlsMaterial, type ConnectionOptions } from './credentials.js';
 import type { Endpoint } from './endpoint.js';
 import { SERVICES } from './etcd-api.generated.js';
 import { decodeMessage, encodeMessage, resolveMethod, type ServiceName } from './wire-codec.js';
+
+/** What channel.ts needs of grpc-js for streams (a static import here bundles right; a dynamic import of CommonJS would not). */
+export const grpc = { Channel, Metadata, credentials };
 
 export type EtcdServices = Record<ServiceName, ServiceClientConstructor>;
 
