@@ -10,7 +10,8 @@ import {
   type ServiceClientConstructor,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { channelCredentials, type ConnectionOptions } from '../etcd/credentials.js';
+import type { ConnectionOptions } from '../etcd/credentials.js';
+import { channelCredentials } from '../etcd/proto.js';
 import { parseEndpoint } from '../etcd/endpoint.js';
 
 const PROTO_FILE = fileURLToPath(new URL('../../proto/grpc-health-v1.proto', import.meta.url));

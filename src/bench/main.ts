@@ -45,7 +45,7 @@ import { seedFromSnapshot } from './seed.js';
 import { loadGreptimeData, type LoadResult } from './data.js';
 import { mib, seconds, type BenchRow } from './measure.js';
 import { hasGnuTime } from './rss.js';
-import { benchReader } from './reader.js';
+import { benchReader, benchReaderOnSnapshot } from './reader.js';
 import { benchS3 } from './s3.js';
 import { benchStatus } from './status.js';
 import { benchReplace } from './replace.js';
@@ -61,7 +61,7 @@ const loadRate = Number(process.env['BENCH_LOAD_RATE'] ?? 40);
 const loadDeadlineMs = Number(process.env['BENCH_LOAD_DEADLINE_MS'] ?? 5000);
 const IN_FLIGHT = 128;
 /**
- * BENCH_ONLY=restore,defrag runs only those groups of rows (status, agent, backup, restore, defrag, replace, recover, pitr, writer);
+ * BENCH_ONLY=restore,defrag runs only those groups of rows (status, agent, backup, reader, restore, defrag, replace, recover, pitr, writer, upgrade);
  * unset: all of them. The data load runs whenever a group after status is chosen.
  */
 const only = new Set((process.env['BENCH_ONLY'] ?? '').split(',').filter(Boolean));
@@ -126,6 +126,7 @@ async function main(): Promise<void> {
     if (
       want('data') ||
       want('backup') ||
+      want('reader') ||
       want('restore') ||
       want('defrag') ||
       want('replace') ||
@@ -199,6 +200,7 @@ async function main(): Promise<void> {
           ...(await benchWriter({ dist: build.dist, file, runs: backupRuns, dir, env: ctx.env, log })),
         );
       }
+      if (want('reader') && !want('backup')) rows.push(...(await benchReaderOnSnapshot(ctx, build.dist)));
       const leaderClient = new MemberClient(parseEndpoint(leader), connection);
       cleanup.add(() => Promise.resolve(leaderClient.close()));
       if (want('restore')) {

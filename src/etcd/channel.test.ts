@@ -7,10 +7,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import { Cleanup } from '../testing/harness.js';
 import { startSingleMember } from '../testing/single-member.js';
-import { channelCredentials } from './credentials.js';
 import { MemberAuthError, MemberTimeoutError } from './errors.js';
 import { MemberClient } from './member-client.js';
-import { etcdServices } from './proto.js';
+import { channelCredentials, etcdServices } from './proto.js';
 
 const cleanup = new Cleanup();
 after(() => cleanup.run());

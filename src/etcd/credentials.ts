@@ -1,10 +1,10 @@
 /**
- * How to reach and authenticate to a member (etcdctl's global flags), and the TLS files turned
- * into gRPC channel credentials — each file checked first, so a wrong one is named before any call.
+ * How to reach and authenticate to a member (etcdctl's global flags), and the TLS files read and
+ * checked — each file first, so a wrong one is named before any call. The material is used as is
+ * by the unary path (node:http2, channel.ts) and turned into grpc-js credentials for streams (proto.ts).
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { InputError } from '../errors.js';
 import { type Endpoint } from './endpoint.js';
 
@@ -22,11 +22,23 @@ export interface ConnectionOptions {
   readonly commandTimeoutMs: number;
 }
 
-/** Builds gRPC channel credentials, checking each TLS file so a wrong file is named before any call. */
-export function channelCredentials(endpoint: Endpoint, options: ConnectionOptions): ChannelCredentials {
+/** What a TLS connection to a member needs; `ca` null: the system's trusted CAs. */
+export interface TlsMaterial {
+  readonly ca: Buffer | null;
+  readonly cert: Buffer | null;
+  readonly key: Buffer | null;
+  /** --insecure-skip-tls-verify: the server's certificate is not checked. */
+  readonly skipVerify: boolean;
+}
+
+/**
+ * The TLS files for `endpoint` read and checked (a wrong file is named before any call), or
+ * undefined when the endpoint is plain http (no https:// scheme and no TLS flag).
+ */
+export function tlsMaterial(endpoint: Endpoint, options: ConnectionOptions): TlsMaterial | undefined {
   const wantsTls =
     endpoint.secure ?? Boolean(options.caFile || options.certFile || options.insecureSkipTlsVerify);
-  if (!wantsTls) return credentials.createInsecure();
+  if (!wantsTls) return undefined;
   if (Boolean(options.certFile) !== Boolean(options.keyFile)) {
     throw new InputError('a client certificate needs both --cert and --key', {
       hint: 'pass both, or neither',
@@ -54,13 +66,7 @@ export function channelCredentials(endpoint: Endpoint, options: ConnectionOption
       });
     }
   }
-  const skipVerify = options.insecureSkipTlsVerify === true;
-  return credentials.createSsl(
-    ca,
-    key,
-    cert,
-    skipVerify ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : {},
-  );
+  return { ca, cert, key, skipVerify: options.insecureSkipTlsVerify === true };
 }
 
 function readPem(file: string, flag: string): Buffer {

@@ -1,6 +1,31 @@
 /** Turning gRPC failures into messages that name the member, the call and what to do. */
-import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { StewardError } from '../errors.js';
+
+/** The gRPC status codes this module tells apart (gRPC's own numbering). */
+export const GrpcStatus = {
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  DEADLINE_EXCEEDED: 4,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const;
+
+/** A failed gRPC call as the member or the transport reported it (grpc-js' ServiceError has the same fields). */
+export class GrpcCallError extends Error {
+  readonly code: number;
+  readonly details: string;
+
+  constructor(code: number, details: string, options?: { cause?: unknown }) {
+    super(`${code}: ${details}`, options);
+    this.code = code;
+    this.details = details;
+  }
+}
+
+interface ServiceError extends Error {
+  code: number;
+  details?: string;
+}
 
 /** A call to one member failed. `reason` is short enough for a table cell. */
 export class MemberRequestError extends StewardError {
@@ -61,7 +86,7 @@ export function toMemberError(
   return new Kind(endpoint, method, reason, error.code, { hint, cause: error });
 }
 
-function errorClass(code: GrpcStatus, details: string): typeof MemberRequestError {
+function errorClass(code: number, details: string): typeof MemberRequestError {
   if (code === GrpcStatus.DEADLINE_EXCEEDED) return MemberTimeoutError;
   if (/can only promote a learner member which is in sync with leader/i.test(details))
     return LearnerNotReadyError;
@@ -73,7 +98,7 @@ function errorClass(code: GrpcStatus, details: string): typeof MemberRequestErro
 const AUTH_FAILURE =
   /user name is empty|authentication failed|invalid auth token|permission denied|not capable|revision of auth store is old/i;
 
-function explain(code: GrpcStatus, details: string, timeoutMs: number): { reason: string; hint?: string } {
+function explain(code: number, details: string, timeoutMs: number): { reason: string; hint?: string } {
   const lastError = /Last error: (.*?)(?:\. Resolution note:.*)?(?: \(\d{4}-\d\d-\d\dT[^)]*\))?$/.exec(
     details,
   )?.[1];

@@ -51,29 +51,40 @@ export class LeaseService {
 
   /**
    * Keeps a lease alive until `stop()`: one keep-alive stream, a refresh every `everyMs`.
-   * `onLost` is called once if the lease expires or the stream fails. Uses the token the
-   * member already gave (the lease was granted through it).
+   * `onLost` is called once if the lease expires or the stream fails. With a user, the stream
+   * gets a fresh token from this member (as every stream does).
    */
   keepAlive(id: string, everyMs: number, onLost: (reason: string) => void): { stop: () => void } {
-    const open = this.channel.streamMethod<(m: Metadata) => KeepAliveCall>('Lease', 'leaseKeepAlive');
-    const call = open(this.channel.currentMetadata());
+    let call: KeepAliveCall | undefined;
+    let timer: NodeJS.Timeout | undefined;
     let stopped = false;
     const stop = () => {
       if (stopped) return false;
       stopped = true;
       clearInterval(timer);
-      call.cancel();
+      call?.cancel();
       return true;
     };
     const lost = (reason: string) => {
       if (stop()) onLost(reason);
     };
-    call.on('data', (r: { TTL: string }) => {
-      if (Number(r.TTL) <= 0) lost('the lease expired');
-    });
-    call.on('error', (error: Error) => lost(error.message));
-    const timer = setInterval(() => call.write({ ID: id }), everyMs);
-    call.write({ ID: id });
+    // The stream side (grpc-js) loads on first use, so the stream opens a moment later.
+    const open = async () => {
+      const metadata = await this.channel.streamMetadata();
+      if (stopped) return;
+      const opened = this.channel.streamMethod<(m: Metadata) => KeepAliveCall>(
+        'Lease',
+        'leaseKeepAlive',
+      )(metadata);
+      call = opened;
+      opened.on('data', (r: { TTL: string }) => {
+        if (Number(r.TTL) <= 0) lost('the lease expired');
+      });
+      opened.on('error', (error: Error) => lost(error.message));
+      timer = setInterval(() => opened.write({ ID: id }), everyMs);
+      opened.write({ ID: id });
+    };
+    open().catch((error: unknown) => lost(error instanceof Error ? error.message : String(error)));
     return { stop: () => void stop() };
   }
 }

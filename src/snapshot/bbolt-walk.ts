@@ -216,7 +216,7 @@ export class TreeWalk {
 
   private async load(id: number, where: string): Promise<LoadedPage> {
     const offset = id * this.pageSize;
-    const first = await this.db.file.read(offset, this.pageSize, where);
+    const first = await this.db.file.readPage(offset, this.pageSize, where);
     const header = readPageHeader(first, where);
     if (header.id !== id)
       throw new SnapshotCorruptError(
@@ -245,15 +245,7 @@ export class TreeWalk {
         );
       this.visited[p] = 1;
     }
-    const bytes = Buffer.allocUnsafe((header.overflow + 1) * this.pageSize);
-    first.copy(bytes, 0);
-    await this.db.file.readInto(
-      bytes,
-      this.pageSize,
-      header.overflow * this.pageSize,
-      offset + this.pageSize,
-      where,
-    );
+    const bytes = await this.db.file.readPage(offset, (header.overflow + 1) * this.pageSize, where);
     return { id, header, bytes };
   }
 

@@ -71,7 +71,8 @@ export interface KeyValue {
 /** A protobuf message that cannot be decoded; the caller adds where it was. */
 export class ProtobufError extends Error {}
 
-class Reader {
+/** Reads protobuf wire format field by field (shared with etcd/wire-codec.ts). */
+export class ProtobufReader {
   pos = 0;
   constructor(private readonly buf: Buffer) {}
   get done(): boolean {
@@ -134,7 +135,7 @@ const EMPTY = Buffer.alloc(0);
  * lease=6). `key` and `value` are views into `message`: copy them to keep them.
  */
 export function decodeKeyValue(message: Buffer): KeyValue {
-  const r = new Reader(message);
+  const r = new ProtobufReader(message);
   let key: Buffer = EMPTY;
   let value: Buffer = EMPTY;
   let createRevision = 0;
@@ -167,7 +168,7 @@ export interface DecodedLease {
 
 /** Decodes a leasepb.Lease (ID=1, TTL=2, RemainingTTL=3). */
 export function decodeLease(message: Buffer): DecodedLease {
-  const r = new Reader(message);
+  const r = new ProtobufReader(message);
   let id = '0';
   let ttl = 0;
   while (!r.done) {

@@ -31,20 +31,28 @@ export interface TrailerCheck {
 }
 
 /**
- * Streams the file once (1 MiB reads, the next one in flight while the current one is hashed)
- * and compares the SHA-256 of everything before the trailer with the trailer.
+ * Streams the file once (1 MiB reads into two buffers used in turn: the next read in flight while
+ * the current one is hashed, and no new buffer per read) and compares the SHA-256 of everything
+ * before the trailer with the trailer.
  */
 export async function checkTrailer(file: PositionalFile): Promise<TrailerCheck> {
   if (!hasTrailer(file.size)) return { status: 'absent', stored: undefined, computed: undefined };
   const end = file.size - TRAILER_SIZE;
   const hash = createHash('sha256');
-  const next = (offset: number) =>
-    offset < end ? file.read(offset, Math.min(CHUNK, end - offset), 'trailer check') : undefined;
-  let pending = next(0);
+  const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] as const;
+  const next = (offset: number, turn: number) => {
+    if (offset >= end) return undefined;
+    const length = Math.min(CHUNK, end - offset);
+    const buffer = buffers[turn % 2] as Buffer;
+    return file.readInto(buffer, 0, length, offset, 'trailer check').then(() => buffer.subarray(0, length));
+  };
+  let turn = 0;
+  let pending = next(0, turn);
   for (let offset = 0; pending;) {
     const chunk = await pending;
     offset += chunk.length;
-    pending = next(offset);
+    turn += 1;
+    pending = next(offset, turn);
     hash.update(chunk);
   }
   const computed = hash.digest('hex');
