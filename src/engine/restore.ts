@@ -75,6 +75,8 @@ export interface RestoreResult {
   readonly gap: RevisionGap | undefined;
   /** Where the replaced cluster's data was moved (`replace`). */
   readonly movedAside: string | undefined;
+  /** Wall time of each step in milliseconds: check (and the live-cluster look), build, start until healthy, compare. */
+  readonly timings: { checkMs: number; buildMs: number; startMs?: number; compareMs?: number };
 }
 
 export interface RestoreOptions {
@@ -143,6 +145,13 @@ export class RestoreRefusedError extends StewardError {}
 
 export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreResult> {
   const say = options.onProgress ?? (() => undefined);
+  let mark = Date.now();
+  const lap = () => {
+    const now = Date.now();
+    const ms = now - mark;
+    mark = now;
+    return ms;
+  };
   // 1. The snapshot first: a damaged one is refused before any folder is created.
   const checked = await checkSnapshot(options);
   const expected = checked.expected;
@@ -169,6 +178,7 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
 
   // 3. The new cluster's folder and membership.
   const { spec, runtime, ports, movedAside } = await prepareTarget(options);
+  const checkMs = lap();
   const state = await runtime.plan(ports);
   const concurrency = Math.max(1, options.buildConcurrency ?? availableParallelism());
   say(
@@ -176,9 +186,18 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
   );
   await buildMembers(options.binaries, options.file, expected.trailer === 'absent', spec, state, concurrency);
   const endpoints = await runtime.endpoints();
+  const buildMs = lap();
   const common = { name: spec.name, dataDir: spec.dataDir, endpoints, snapshot: expected, gap, movedAside };
   if (options.target.kind === 'into') {
-    return { ...common, target: 'into', started: false, greptime, restored: undefined, match: undefined };
+    return {
+      ...common,
+      target: 'into',
+      started: false,
+      greptime,
+      restored: undefined,
+      match: undefined,
+      timings: { checkMs, buildMs },
+    };
   }
 
   // 4. Start and compare.
@@ -189,6 +208,7 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
     onProgress: say,
     signal: options.signal,
   });
+  const startMs = lap();
   const [restored, liveGreptime] = await Promise.all([
     compareRestored(endpoints, options.connection, expected),
     checked.greptimeFromCluster ? greptimeOfCluster(endpoints[0] as string, options.connection) : greptime,
@@ -201,6 +221,7 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
     greptime,
     restored,
     match: restored.problem === undefined,
+    timings: { checkMs, buildMs, startMs, compareMs: lap() },
   };
 }
 
