@@ -192,19 +192,16 @@ export class HashKvBuilder {
 
   private grow(): void {
     const n = this.headCrc.length * 2;
-    const crc = new Uint32Array(n);
-    crc.set(this.headCrc);
-    this.headCrc = crc;
-    const length = new Uint32Array(n);
-    length.set(this.headLength);
-    this.headLength = length;
-    const offset = new Float64Array(n);
-    offset.set(this.headOffset);
-    this.headOffset = offset;
-    const flags = new Uint8Array(n);
-    flags.set(this.headFlags);
-    this.headFlags = flags;
+    this.headCrc = grown(this.headCrc, new Uint32Array(n));
+    this.headLength = grown(this.headLength, new Uint32Array(n));
+    this.headOffset = grown(this.headOffset, new Float64Array(n));
+    this.headFlags = grown(this.headFlags, new Uint8Array(n));
   }
+}
+
+function grown<T extends Uint8Array | Uint32Array | Float64Array>(old: T, next: T): T {
+  next.set(old);
+  return next;
 }
 
 function contains(sorted: Float64Array, value: number): boolean {
