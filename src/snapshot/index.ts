@@ -14,7 +14,19 @@ export {
 } from './bbolt-walk.js';
 export { type EtcdClusterInfo, type EtcdMetaInfo, type SnapshotMember } from './etcd-buckets.js';
 export { type DecodedLease, type KeyValue, type RevisionKey } from './etcd-records.js';
-export { summarizeSnapshot, verifySnapshot, type SnapshotSummary, type VerifyReport } from './inspect.js';
+export {
+  summarizeSnapshot,
+  verifySnapshot,
+  type SnapshotSummary,
+  type VerifyOptions,
+  type VerifyReport,
+} from './inspect.js';
+export {
+  HashKvUnavailableError,
+  hashKvCompactRevision,
+  snapshotHashKv,
+  type HashKvValue,
+} from './hashkv.js';
 export { Snapshot, openSnapshot, type KeyValueOptions, type RevisionRecord } from './snapshot.js';
 export { hasTrailer, type TrailerCheck, type TrailerStatus } from './trailer.js';
 export { type OpenOptions, type Unseal } from './positional-file.js';

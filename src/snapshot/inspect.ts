@@ -15,6 +15,7 @@ import { SnapshotCorruptError } from './errors.js';
 import { LiveIndex } from './live-index.js';
 import { KEY_BUCKET, Snapshot, decodeKeyValueAt, revisionOf, whereRevision } from './snapshot.js';
 import type { OpenOptions } from './positional-file.js';
+import { HashKvBuilder, hashKvCompactRevision, type HashKvValue } from './hashkv.js';
 import { type TrailerStatus } from './trailer.js';
 
 /** What a snapshot holds, from one pass over it. */
@@ -68,6 +69,20 @@ export interface VerifyReport {
   readonly problems: string[];
   /** What could be read; undefined when the file could not even be opened as bbolt. */
   readonly summary: SnapshotSummary | undefined;
+  /** etcd's HashKV at the snapshot's revision, computed in the same pass (`hashKv` asked, file whole, no unfinished compaction). */
+  readonly hashKv?: HashKvValue | undefined;
+  /** The live keys in byte order (`liveKeys` asked, file whole): from the pass's index, no second read. */
+  readonly liveKeys?: (() => Iterable<Buffer>) | undefined;
+}
+
+/** What `verifySnapshot` computes besides the verdict, in the same pass. */
+export interface VerifyOptions extends OpenOptions {
+  /** etcd's HashKV at the snapshot's revision (see hashkv.ts). */
+  readonly hashKv?: boolean;
+  /** Keep the live-key index for `liveKeys`. */
+  readonly liveKeys?: boolean;
+  /** The trailer's verdict as the caller already proved it (hashing the stream that wrote the file): no second pass. */
+  readonly trailer?: TrailerStatus | undefined;
 }
 
 const MAX_PROBLEMS = 200;
@@ -82,6 +97,7 @@ class Pass {
   revisions = 0;
   highest = 0;
   leases = 0;
+  hashKv: HashKvBuilder | undefined;
   readonly walk: TreeWalk;
 
   constructor(
@@ -144,6 +160,7 @@ class Pass {
             );
           this.revisions++;
           this.highest = revision.main;
+          this.hashKv?.add(entry.key, revision, entry.value, entry.valueOffset);
           if (revision.tombstone) this.index.delete(kv.key);
           else this.index.put(kv.key, entry.valueOffset, entry.value.length, kv.key.length + kv.value.length);
         } catch (error) {
@@ -279,13 +296,7 @@ export async function summarizeSnapshot(snapshot: Snapshot): Promise<SnapshotSum
  * both metas and the trailer, decodes every revision, and lists each problem found. Throws only
  * when the file cannot be read at all (ENOENT, EACCES).
  */
-export async function verifySnapshot(
-  path: string,
-  options: OpenOptions & {
-    /** The trailer's verdict as the caller already proved it (hashing the stream that wrote the file): no second pass. */
-    readonly trailer?: TrailerStatus | undefined;
-  } = {},
-): Promise<VerifyReport> {
+export async function verifySnapshot(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   let snapshot: Snapshot;
   try {
     snapshot = await Snapshot.open(path, options);
@@ -298,6 +309,10 @@ export async function verifySnapshot(
     const pass = new Pass(snapshot, false);
     pass.problems.push(...snapshot.db.problems);
     const known = options.trailer;
+    if (options.hashKv) {
+      const compactRevision = await snapshot.etcdMeta().then(hashKvCompactRevision, () => undefined);
+      if (compactRevision !== undefined) pass.hashKv = new HashKvBuilder(compactRevision);
+    }
     const [trailer] = await Promise.all([
       (known
         ? Promise.resolve({ status: known, stored: undefined, computed: undefined })
@@ -317,8 +332,19 @@ export async function verifySnapshot(
       );
     const reachable = await pass.accountPages();
     const problems = pass.allProblems();
-    return { ok: problems.length === 0, problems, summary: pass.summary(trailer.status, reachable) };
+    const ok = problems.length === 0;
+    return {
+      ok,
+      problems,
+      summary: pass.summary(trailer.status, reachable),
+      hashKv: ok ? pass.hashKv?.finish(pass.index.offsets()) : undefined,
+      liveKeys: ok && options.liveKeys ? () => liveKeysOf(pass.index) : undefined,
+    };
   } finally {
     await snapshot.close();
   }
+}
+
+function* liveKeysOf(index: LiveIndex): Generator<Buffer> {
+  for (const [key] of index.sorted()) yield key;
 }

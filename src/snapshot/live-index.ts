@@ -147,6 +147,14 @@ export class LiveIndex {
     return slot;
   }
 
+  /** Where each live key's KeyValue lies in the file (offsets), in no particular order. */
+  offsets(): Float64Array {
+    const slots = this.liveSlots();
+    const offsets = new Float64Array(slots.length);
+    for (let i = 0; i < slots.length; i++) offsets[i] = this.kvOffset[slots[i] as number] as number;
+    return offsets;
+  }
+
   private liveSlots(): Uint32Array {
     const slots = new Uint32Array(this.live);
     let n = 0;

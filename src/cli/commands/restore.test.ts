@@ -2,6 +2,7 @@
 // snapshot restored on 3.6; a plain etcdctl file; from S3; --into, --replace; the refusals
 // (a corrupt backup, a non-empty target, newer live data without --yes); and the restore drill.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -122,7 +123,10 @@ describe('restore', { concurrency: true }, () => {
     const target = await writeSpec(dir, { dataDir: './new', etcd: { version: '3.6' } }, 'new.yaml');
     const restored = await runCli(['--config', target, 'restore', file, '--new-cluster', 'upgraded']);
     assert.equal(restored.code, 0, restored.stderr);
-    assert.match(restored.stdout, /check\s+│ ok: the restored cluster holds the same 13 keys/);
+    assert.match(
+      restored.stdout,
+      /check\s+│ ok: all 3 members answer HashKV \d+ at revision \d+, as the snapshot \(13 keys\)/,
+    );
     assert.match(
       restored.stdout,
       /GreptimeDB metadata in this snapshot: 1 catalog, 1 schema, 1 table, 0 flows\./,
@@ -328,5 +332,53 @@ describe('restore', { concurrency: true }, () => {
     assert.equal(cut.code, 1);
     assert.match(cut.stderr, /refusing to restore .*cut\.db/);
     assert.equal(existsSync(path.join(dir, 'data-cut')), false);
+  });
+
+  it("a backup altered by one value, with a valid trailer and a matching SHA-256: verify and restore's HashKV catch it", async () => {
+    const { dir, spec, env, backup } = await clusterWithBackup('altered', mainLine, {
+      members: 1,
+      backup: { storage: './backups', compression: 'none' },
+    });
+    // `backup verify` records etcd's HashKV in a manifest that lacks it.
+    const verified = await runCli(['--config', spec, 'backup', 'verify', 'latest', '-o', 'json'], { env });
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+    const manifestFile = path.join(dir, 'backups', `${backup.name}.json`);
+    const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as BackupManifest;
+    assert.equal(manifest.hashKv?.revision, backup.revision);
+
+    // One value changed in place (same length, so every page and record still reads), etcd's
+    // trailer recomputed, and the manifest's SHA-256 and verdict made to fit: only the HashKV
+    // recorded when the backup was checked still tells.
+    const object = path.join(dir, 'backups', backup.object);
+    const bytes = await readFile(object);
+    // (Every copy: a page bbolt freed may still hold an older one.)
+    let copies = 0;
+    for (let at = bytes.indexOf('{"v":7}'); at >= 0; at = bytes.indexOf('{"v":7}', at + 1), copies++)
+      bytes.write('{"v":9}', at);
+    assert.ok(copies > 0, 'the value is in the snapshot');
+    createHash('sha256')
+      .update(bytes.subarray(0, bytes.length - 32))
+      .digest()
+      .copy(bytes, bytes.length - 32);
+    await writeFile(object, bytes);
+    const altered = { ...manifest, sha256: createHash('sha256').update(bytes).digest('hex') };
+    await writeFile(manifestFile, JSON.stringify(altered));
+
+    const restored = await runCli(['--config', spec, 'restore', 'latest', '--yes', '-o', 'json'], { env });
+    assert.equal(restored.code, 1, restored.stdout + restored.stderr);
+    const result = restored.json<
+      RestoreJson & { restored: { method: string; members: { hash: number }[] } }
+    >();
+    assert.equal(result.match, false);
+    assert.equal(result.restored?.method, 'hashkv');
+    assert.notEqual(result.restored?.members[0]?.hash, manifest.hashKv?.hash);
+    assert.match(
+      restored.stderr,
+      /answered HashKV \d+ at revision \d+, the snapshot's is \d+: the restored data differs/,
+    );
+
+    const reverified = await runCli(['--config', spec, 'backup', 'verify', 'latest', '-o', 'json'], { env });
+    assert.equal(reverified.code, 1, reverified.stdout + reverified.stderr);
+    assert.match(reverified.stdout, /etcd's HashKV of the snapshot is \d+, the manifest recorded \d+/);
   });
 });

@@ -123,13 +123,14 @@ export async function restoreCommand(
       yes: options.yes === true,
       // A cataloged backup without a trailer was accepted at import with --skip-hash-check.
       skipHashCheck: options.skipHashCheck === true || snapshot.manifest?.etcdSha256 === null,
+      fetchedFrom: snapshot.manifest,
       onProgress: (message) => progress(options.output, message),
     });
     if (options.output === 'json') printJson({ backup: snapshot.manifest?.name ?? null, ...result });
     else process.stdout.write(`${formatRestore(result, snapshot.manifest?.name)}\n`);
     if (result.match === false) {
       throw new StewardError(
-        'the restored cluster does not hold what the snapshot holds (key count or content differ)',
+        `the restored cluster does not hold what the snapshot holds: ${result.restored?.problem ?? 'key count or content differ'}`,
         {
           hint: `the restored cluster is left running in ${result.dataDir} for inspection; compare with \`etcd-steward snapshot diff\``,
         },
@@ -153,12 +154,7 @@ function formatRestore(result: RestoreResult, backup: string | undefined): strin
   if (result.movedAside) rows.push(['old data', `moved aside to ${result.movedAside}`]);
   if (result.started) {
     rows.push(['endpoints', result.endpoints.join(',')]);
-    rows.push([
-      'check',
-      result.match
-        ? `ok: the restored cluster holds the same ${result.restored?.keyCount ?? 0} keys (SHA-256 over keys and values matches)`
-        : `MISMATCH: restored ${result.restored?.keyCount ?? 0} keys vs ${result.snapshot.keyCount} in the snapshot`,
-    ]);
+    rows.push(['check', describeCheck(result)]);
   } else {
     rows.push([
       'next',
@@ -174,6 +170,16 @@ function formatRestore(result: RestoreResult, backup: string | undefined): strin
   let text = renderTable(['RESTORE', ''], rows);
   if (result.greptime) text += `\n${greptimeNextSteps(result)}`;
   return text;
+}
+
+/** The comparison of the restored cluster with the snapshot, in one line. */
+function describeCheck(result: RestoreResult): string {
+  const restored = result.restored;
+  if (!restored) return '-';
+  if (!result.match) return `MISMATCH: ${restored.problem ?? ''}`;
+  if (restored.method === 'keyspace')
+    return `ok: the restored cluster holds the same ${restored.keyCount} keys (SHA-256 over keys and values matches)`;
+  return `ok: all ${restored.members.length} members answer HashKV ${result.snapshot.hashKv?.hash ?? ''} at revision ${result.snapshot.revision}, as the snapshot (${restored.keyCount} keys)`;
 }
 
 /** What is left to do for GreptimeDB after its metadata was restored (its restore guide's steps). */

@@ -52,12 +52,13 @@ export async function drillBackup(options: {
       target: { kind: 'new-cluster', name: 'drill' },
       // A backup without etcd's trailer was accepted at import with --skip-hash-check.
       skipHashCheck: manifest.etcdSha256 === null,
+      fetchedFrom: manifest,
       signal: options.signal,
     });
     ok = result.match === true;
     detail = ok
       ? `restored on etcd ${options.binaries.version} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${result.restored?.keyCount ?? 0} keys, content matches the snapshot`
-      : `restored on etcd ${options.binaries.version}, but ${result.restored?.keyCount ?? 0} keys came up against ${result.snapshot.keyCount} in the snapshot`;
+      : `restored on etcd ${options.binaries.version}, but ${result.restored?.problem ?? `${result.restored?.keyCount ?? 0} keys came up against ${result.snapshot.keyCount} in the snapshot`}`;
   } catch (error) {
     detail = `the drill failed: ${describeError(error)}`;
   } finally {

@@ -41,7 +41,7 @@ export async function importBackup(options: {
       hint: 'give the path of a snapshot file (etcdctl snapshot save)',
     });
   }
-  const facts = await checkSnapshotFile(options.file);
+  const facts = await checkSnapshotFile(options.file, { hashKv: true });
   if (facts.problems.length > 0) {
     throw new InputError(`${options.file} is not a whole etcd snapshot: ${facts.problems.join('; ')}`, {
       hint: 'nothing was imported; take a new snapshot',

@@ -53,6 +53,14 @@ export const manifestSchema = z.object({
   drill: z.object({ at: z.string(), ok: z.boolean(), detail: z.string() }).nullable().default(null),
   /** How the stored object is encrypted (age recipients' public keys, plaintext SHA-256); null when it is not. */
   encryption: encryptionRecord.nullable().default(null),
+  /**
+   * etcd's HashKV of the snapshot at `revision`, computed offline when the backup was checked
+   * (create or verify): what every member of a restored cluster must answer. Absent in older
+   * manifests and where it cannot be computed offline (an unfinished compaction).
+   */
+  hashKv: z
+    .object({ hash: z.number(), revision: z.number(), compactRevision: z.number() })
+    .optional(),
 });
 
 export type BackupManifest = z.infer<typeof manifestSchema>;
@@ -100,7 +108,12 @@ export function snapshotFields(
     etcdSha256: string | null;
     encryption?: BackupManifest['encryption'];
   },
-  facts: { revision: number; compactRevision: number | null; keyCount: number },
+  facts: {
+    revision: number;
+    compactRevision: number | null;
+    keyCount: number;
+    hashKv?: BackupManifest['hashKv'];
+  },
   compression: 'gzip' | 'none',
 ): Pick<
   BackupManifest,
@@ -113,6 +126,7 @@ export function snapshotFields(
   | 'etcdSha256'
   | 'compression'
   | 'encryption'
+  | 'hashKv'
 > {
   return {
     revision: facts.revision,
@@ -124,5 +138,6 @@ export function snapshotFields(
     etcdSha256: stored.etcdSha256,
     compression,
     encryption: stored.encryption ?? null,
+    ...(facts.hashKv ? { hashKv: facts.hashKv } : {}),
   };
 }

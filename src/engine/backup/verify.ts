@@ -1,7 +1,7 @@
 /**
  * `backup verify`: re-read a stored backup end to end — the SHA-256 of the stored object against
- * its manifest, etcd's trailer, the bolt file (metas, every page), the revision and key count —
- * and record the verdict in the manifest. An encrypted backup without its identity: the stored
+ * its manifest, etcd's trailer, the bolt file (metas, every page), the revision, key count and
+ * etcd's HashKV (recorded when the manifest lacks it) — and record the verdict in the manifest. An encrypted backup without its identity: the stored
  * bytes only (scope `stored`); with it, everything plus the plaintext's SHA-256.
  */
 import { mkdir, rm } from 'node:fs/promises';
@@ -40,6 +40,7 @@ export async function verifyBackup(options: {
   if (manifest.encryption && !options.keys) return verifyStoredBytes(options);
   const { storage } = options;
   const problems: string[] = [];
+  let hashKv: BackupManifest['hashKv'];
   const dir = spoolDir();
   await mkdir(dir, { recursive: true });
   const spoolFile = path.join(dir, `verify-${process.pid}-${randomBytes(4).toString('hex')}.db`);
@@ -90,9 +91,14 @@ export async function verifyBackup(options: {
       if (trailer.state === 'bad') problems.push("etcd's SHA-256 trailer does not match the snapshot");
       if (trailer.state === 'absent' && manifest.etcdSha256 !== null)
         problems.push("etcd's SHA-256 trailer is missing");
-      const facts = await checkSnapshotFile(spoolFile, { unseal: seal.unseal });
+      const facts = await checkSnapshotFile(spoolFile, { unseal: seal.unseal, hashKv: true });
       problems.push(...facts.problems);
       if (facts.problems.length === 0) {
+        hashKv = facts.hashKv;
+        if (manifest.hashKv && hashKv && manifest.hashKv.hash !== hashKv.hash)
+          problems.push(
+            `etcd's HashKV of the snapshot is ${hashKv.hash}, the manifest recorded ${manifest.hashKv.hash} when the backup was made`,
+          );
         if (facts.keyCount !== manifest.keyCount)
           problems.push(`the snapshot holds ${facts.keyCount} keys, the manifest says ${manifest.keyCount}`);
         if (facts.revision !== manifest.revision)
@@ -104,7 +110,8 @@ export async function verifyBackup(options: {
   } finally {
     await rm(spoolFile, { force: true });
   }
-  return record(options, problems, undefined);
+  // A backup made before HashKV was recorded gets it now, once the snapshot checked out whole.
+  return record(options, problems, undefined, problems.length === 0 && !manifest.hashKv ? hashKv : undefined);
 }
 
 /** Records the verdict in the manifest. */
@@ -112,11 +119,13 @@ async function record(
   options: { storage: BackupStorage; manifest: BackupManifest; signal?: AbortSignal; now?: () => Date },
   problems: string[],
   scope: 'stored' | undefined,
+  hashKv?: BackupManifest['hashKv'],
 ): Promise<VerifyResult> {
   const { manifest } = options;
   const at = (options.now ?? (() => new Date()))().toISOString();
   const updated: BackupManifest = {
     ...manifest,
+    ...(hashKv ? { hashKv } : {}),
     lastVerification: { at, ok: problems.length === 0, by: 'verify', problems, ...(scope ? { scope } : {}) },
   };
   await writeManifest(options.storage, updated, { signal: options.signal });

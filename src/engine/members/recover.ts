@@ -367,6 +367,7 @@ async function fromBackup(
           file,
           target: { kind: 'replace' },
           skipHashCheck: manifest.etcdSha256 === null,
+          fetchedFrom: manifest,
         });
         match = result.match;
       } finally {
