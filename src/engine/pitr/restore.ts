@@ -27,7 +27,8 @@ import { restoreSnapshot, type RestoreResult, type RestoreTarget } from '../rest
 import { NetChanges, expectedDigest, snapshotDigest, type PitrDigest } from './digest.js';
 import { planPointInTime, type PointInTimeTarget } from './plan.js';
 import { replayRevisions, type ReplayProgress, type ReplayResult } from './replay.js';
-import { listSegments, readSegment, type LoggedRevision, type SegmentRef } from './segment.js';
+import { logRevisions } from './log-source.js';
+import { listSegments, readSegment } from './segment.js';
 
 /** A lease first seen in the log whose TTL is unknown (it had expired by then) gets this. */
 const DEFAULT_LEASE_TTL_SECONDS = 60;
@@ -66,26 +67,6 @@ export interface PointInTimeResult extends RestoreResult {
     /** Time target beyond the log's end: the log's last revision (what was restored). */
     readonly logEndsBeforeTarget: boolean;
   };
-}
-
-async function* revisionsOf(
-  storage: BackupStorage,
-  segments: readonly SegmentRef[],
-  leases: Map<string, number>,
-  signal: AbortSignal | undefined,
-  keys: DecryptionKeys | undefined,
-): AsyncGenerator<LoggedRevision> {
-  // Read one segment ahead while the current one is replayed.
-  let next = segments[0] ? readSegment(storage, segments[0], { signal, keys }) : undefined;
-  for (let i = 0; i < segments.length; i += 1) {
-    const current = await (next as ReturnType<typeof readSegment>);
-    const following = segments[i + 1];
-    next = following ? readSegment(storage, following, { signal, keys }) : undefined;
-    next?.catch(() => undefined);
-    for (const [id, ttl] of Object.entries(current.manifest.leases ?? {}))
-      if (!leases.has(id) || ttl > 0) leases.set(id, ttl);
-    yield* current.revisions;
-  }
 }
 
 export async function restorePointInTime(options: PointInTimeOptions): Promise<PointInTimeResult> {
@@ -160,7 +141,7 @@ export async function restorePointInTime(options: PointInTimeOptions): Promise<P
         client,
         baseRevision: plan.base.revision,
         source: (async function* () {
-          for await (const r of revisionsOf(
+          for await (const r of logRevisions(
             options.storage,
             plan.segments,
             leases,

@@ -1,0 +1,257 @@
+// The fold against etcd itself: a real cluster applies a random sequence (puts, overwrites,
+// deletes, range deletes, multi-op transactions, leases, a compaction before the base) with the
+// change log on; the buckets the fold builds from the base snapshot and the log equal, byte for
+// byte, the `key` bucket of a live snapshot of the same cluster (up to each R), and its leases.
+// Damaged inputs — a hole in the log, a log of another history — are refused with the revision
+// named.
+import assert from 'node:assert/strict';
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, describe, it } from 'node:test';
+import type { EtcdLine } from '../../config/etcd-lines.js';
+import { parseEndpoint } from '../../etcd/endpoint.js';
+import { MemberClient, type ConnectionOptions } from '../../etcd/member-client.js';
+import { Snapshot } from '../../snapshot/index.js';
+import { parseRevisionKey } from '../../snapshot/etcd-records.js';
+import { openStorage } from '../../storage/open.js';
+import {
+  Cleanup,
+  binariesFor,
+  killRecordedMembers,
+  runCli,
+  tempDir,
+  testLines,
+  upDetached,
+  writeSpec,
+} from '../../testing/harness.js';
+import { readCatalog } from '../backup/catalog.js';
+import { fetchBackup } from '../backup/fetch.js';
+import { startChangeLog } from './changelog.js';
+import { FoldMismatchError, foldBuckets, type FoldResult } from './fold.js';
+import { logRevisions } from './log-source.js';
+import { listSegments, type LoggedRevision } from './segment.js';
+
+const cleanup = new Cleanup();
+after(() => cleanup.run());
+const connection: ConnectionOptions = { dialTimeoutMs: 5000, commandTimeoutMs: 60_000 };
+
+/** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A random sequence of `steps` operations on keys `/{tag}/k00…k24`: puts, overwrites, deletes,
+ * range deletes, transactions of several ops, puts under a lease, a lease revoked. Returns the
+ * revision after each step that changed something.
+ */
+export async function randomWrites(client: MemberClient, tag: string, seed: number, steps: number) {
+  const rnd = random(seed);
+  const key = () => `/${tag}/k${String(Math.floor(rnd() * 25)).padStart(2, '0')}`;
+  const marks: number[] = [];
+  const leases: string[] = [];
+  for (let i = 0; i < steps; i += 1) {
+    const p = rnd();
+    if (p < 0.4)
+      marks.push((await client.put(key(), `v${i}-${'x'.repeat(Math.floor(rnd() * 40))}`)).revision);
+    else if (p < 0.55) {
+      const r = await client.delete(key());
+      if (r.deleted > 0) marks.push(r.revision);
+    } else if (p < 0.62) {
+      const r = await client.delete(`/${tag}/k${Math.floor(rnd() * 3)}`, { prefix: true });
+      if (r.deleted > 0) marks.push(r.revision);
+    } else if (p < 0.82) {
+      const keys = [...new Set([key(), key(), key(), key()])];
+      const r = await client.txn(
+        [],
+        keys.map((k, j) =>
+          j % 3 === 2
+            ? { type: 'delete' as const, key: Buffer.from(k) }
+            : { type: 'put' as const, key: Buffer.from(k), value: Buffer.from(`t${i}.${j}`), lease: '0' },
+        ),
+      );
+      marks.push(r.revision);
+    } else if (p < 0.95 || leases.length === 0) {
+      if (leases.length === 0 || rnd() < 0.3) leases.push(await client.grantLease(600 + i));
+      const lease = leases[Math.floor(rnd() * leases.length)] as string;
+      const r = await client.txn(
+        [],
+        [{ type: 'put', key: Buffer.from(`/${tag}/lease/${i % 7}`), value: Buffer.from(`l${i}`), lease }],
+      );
+      marks.push(r.revision);
+    } else {
+      const lease = leases.shift() as string;
+      await client.revokeLease(lease);
+      marks.push((await client.countKeys()).revision);
+    }
+  }
+  return [...new Set(marks)];
+}
+
+/** A one-member cluster of `line` with history, a compaction, a base backup, and a logged sequence. */
+export async function loggedCluster(cleanupOf: Cleanup, label: string, line: EtcdLine, steps: number) {
+  const binaries = await binariesFor(line);
+  const dir = await tempDir(cleanupOf, label);
+  cleanupOf.add(() => killRecordedMembers(dir));
+  const spec = await writeSpec(dir, {
+    members: 1,
+    etcd: { version: line },
+    backup: { storage: './backups' },
+  });
+  const up = await upDetached(cleanupOf, spec);
+  const env = { ETCD_STEWARD_SPOOL_DIR: path.join(dir, 'spool') };
+  process.env['ETCD_STEWARD_SPOOL_DIR'] = env.ETCD_STEWARD_SPOOL_DIR;
+  const client = new MemberClient(parseEndpoint(up.endpoints[0] as string), connection);
+  cleanupOf.add(() => Promise.resolve(client.close()));
+  const storage = await openStorage(path.join(dir, 'backups'));
+  // History before the base, compacted, so the base holds a compaction and older revisions.
+  const before = await randomWrites(client, 'a', 7, 30);
+  await client.compact(before[Math.floor(before.length / 2)] as number, true, 60_000);
+  await randomWrites(client, 'a', 8, 10);
+  const created = await runCli(['--config', spec, 'backup', 'create', '--no-prune', '-o', 'json'], { env });
+  assert.equal(created.code, 0, created.stderr);
+  const baseName = created.json<{ backup: { name: string } }>().backup.name;
+  const log = await startChangeLog({
+    clusterName: 'etcd',
+    endpoints: up.endpoints,
+    connection,
+    storage,
+    flushIntervalMs: 200,
+    segmentMaxBytes: 4 * 1024,
+    compression: 'gzip',
+  });
+  const marks = await randomWrites(client, 'b', 42, steps);
+  const last = marks.at(-1) as number;
+  const deadline = Date.now() + 60_000;
+  while (log.stats().lastFlushedRevision < last) {
+    if (Date.now() > deadline) throw new Error(`change log stuck: ${JSON.stringify(log.stats())}`);
+    await sleep(50);
+  }
+  await log.stop();
+  const manifest = (await readCatalog(storage)).backups.find((b) => b.name === baseName);
+  assert.ok(manifest);
+  const baseFile = await fetchBackup(storage, manifest);
+  return { binaries, dir, spec, up, env, client, storage, manifest, baseFile, marks };
+}
+
+async function bucket(snapshot: Snapshot, name: string): Promise<[string, string][]> {
+  const ref = await snapshot.findBucket(name);
+  const out: [string, string][] = [];
+  if (!ref) return out;
+  for await (const e of snapshot.db.walk().entries(ref))
+    out.push([e.key.toString('hex'), e.value.toString('hex')]);
+  return out;
+}
+
+/** A list as an asynchronous source, as the log is read. */
+async function* over(list: readonly LoggedRevision[]): AsyncGenerator<LoggedRevision> {
+  for (const r of list) yield await Promise.resolve(r);
+}
+
+/** Runs the fold of `c`'s base and log up to `upTo` and collects its buckets. */
+async function fold(
+  c: Awaited<ReturnType<typeof loggedCluster>>,
+  upTo: number | undefined,
+  source?: AsyncIterable<LoggedRevision>,
+): Promise<{ buckets: Map<string, [string, string][]>; result: FoldResult }> {
+  const base = await Snapshot.open(c.baseFile);
+  try {
+    const leaseTtls = new Map<string, number>();
+    const segments = await listSegments(c.storage);
+    const folded = await foldBuckets({
+      base,
+      baseRevision: c.manifest.revision,
+      source: source ?? logRevisions(c.storage, segments, leaseTtls, undefined, undefined),
+      stop: upTo === undefined ? undefined : (r) => r.r > upTo,
+      leaseTtls,
+    });
+    const buckets = new Map<string, [string, string][]>();
+    for (const b of folded.buckets) {
+      const entries: [string, string][] = [];
+      for await (const [k, v] of b.entries)
+        entries.push([Buffer.from(k).toString('hex'), Buffer.from(v).toString('hex')]);
+      buckets.set(Buffer.from(b.name).toString('latin1'), entries);
+    }
+    return { buckets, result: await folded.result };
+  } finally {
+    await base.close();
+  }
+}
+
+describe('fold: snapshot + change log → the buckets of a snapshot at R', { concurrency: true }, () => {
+  for (const line of testLines()) {
+    it(`etcd ${line}: equal to a live snapshot's key bucket byte for byte, at every R tried`, async () => {
+      const c = await loggedCluster(cleanup, `fold-${line}`, line, 120);
+      const liveFile = path.join(c.dir, 'live.db');
+      await pipeline((await c.client.snapshot()).bytes, createWriteStream(liveFile));
+      const live = await Snapshot.open(liveFile);
+      const liveKey = await bucket(live, 'key');
+      const liveLease = await bucket(live, 'lease');
+      const liveMembers = await bucket(live, 'members');
+      await live.close();
+      const whole = await fold(c, undefined);
+      assert.equal(whole.result.lastRevision, c.marks.at(-1));
+      assert.ok(whole.result.revisions >= 100 && whole.result.baseEntries > 10, JSON.stringify(whole.result));
+      assert.deepEqual(whole.buckets.get('key'), liveKey, 'the key bucket, whole log');
+      assert.deepEqual(whole.buckets.get('members'), liveMembers);
+      // Every live lease is there with the same record; revoked ones may stay (as the replay kept them).
+      const folded = new Map(whole.buckets.get('lease'));
+      for (const [k, v] of liveLease) assert.equal(folded.get(k), v, `lease ${k}`);
+      const rs = [c.marks[3], c.marks[Math.floor(c.marks.length / 2)], c.marks.at(-2)] as number[];
+      for (const R of rs) {
+        const at = await fold(c, R);
+        assert.equal(at.result.lastRevision, R);
+        const expected = liveKey.filter(([k]) => (parseRevisionKey(Buffer.from(k, 'hex'))?.main ?? 0) <= R);
+        assert.deepEqual(at.buckets.get('key'), expected, `the key bucket at revision ${R}`);
+      }
+    });
+  }
+
+  it('a hole in the log and a log of another history are refused, naming the revision', async () => {
+    const line = testLines().includes('3.6') ? '3.6' : (testLines()[0] as EtcdLine);
+    const c = await loggedCluster(cleanup, 'fold-damaged', line, 30);
+    const all: LoggedRevision[] = [];
+    for await (const r of logRevisions(
+      c.storage,
+      await listSegments(c.storage),
+      new Map(),
+      undefined,
+      undefined,
+    ))
+      all.push(r);
+    const missing = all[5] as LoggedRevision;
+    const holed = all.filter((r) => r !== missing);
+    await assert.rejects(
+      fold(c, undefined, over(holed)),
+      (e: unknown) =>
+        e instanceof FoldMismatchError &&
+        e.message.includes(`revision ${missing.r} is missing (the next one logged is ${missing.r + 1})`),
+    );
+    // Another history: its first revision creates a key that the base says was created long before.
+    const first = all[0] as LoggedRevision;
+    const base = await Snapshot.open(c.baseFile);
+    let existing: Buffer | undefined;
+    for await (const kv of base.keyValues()) existing ??= Buffer.from(kv.key);
+    await base.close();
+    assert.ok(existing, 'the base holds keys');
+    const foreign = [
+      { ...first, e: [{ k: existing.toString('base64'), v: '', c: first.r, n: 1 }] },
+      ...all.slice(1),
+    ];
+    await assert.rejects(
+      fold(c, undefined, over(foreign)),
+      (e: unknown) =>
+        e instanceof FoldMismatchError &&
+        /revision \d+ of the change log does not continue the base snapshot/.test(e.message),
+    );
+  });
+});
