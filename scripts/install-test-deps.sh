@@ -35,6 +35,7 @@ declare -A plan=()
 plan[etcd]=$(bash "$here/install-etcd.sh" --plan "${etcd_args[@]}")
 plan[minio]=$(bash "$here/install-minio.sh" --plan)
 plan[kube-apiserver]=$(bash "$here/install-kube-apiserver.sh" --plan)
+plan[bbolt]=$(bash "$here/install-bbolt.sh" --plan) # bbolt's CLI checks the bbolt writer's files
 plan[packages]=$(
   for pair in "${DEBIAN_TOOLS[@]}"; do
     command -v "${pair%%:*}" >/dev/null || echo "installing Debian's ${pair#*:} package (seconds to a minute)"
@@ -48,12 +49,13 @@ run_job() { # name
     etcd) bash "$here/install-etcd.sh" "${etcd_args[@]}" ;;
     minio) bash "$here/install-minio.sh" ;;
     kube-apiserver) bash "$here/install-kube-apiserver.sh" ;;
+    bbolt) bash "$here/install-bbolt.sh" ;;
     packages) install_debian "${DEBIAN_TOOLS[@]}" && bash "$here/install-prometheus.sh" && bash "$here/install-chromium.sh" ;;
   esac
 }
 
 missing=()
-for name in etcd minio kube-apiserver packages; do [[ -z ${plan[$name]} ]] || missing+=("$name"); done
+for name in etcd minio kube-apiserver bbolt packages; do [[ -z ${plan[$name]} ]] || missing+=("$name"); done
 [[ ${#missing[@]} -gt 0 ]] || exit 0
 if [[ ${1:-} == --plan ]]; then
   for name in "${missing[@]}"; do printf '%s\n' "${plan[$name]}"; done
