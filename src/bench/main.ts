@@ -49,6 +49,7 @@ import { benchReader } from './reader.js';
 import { benchS3 } from './s3.js';
 import { benchStatus } from './status.js';
 import { benchReplace } from './replace.js';
+import { benchWriter } from './writer.js';
 
 const line = (process.env['BENCH_ETCD_LINE'] ?? '3.6') as EtcdLine;
 const runs = Number(process.env['BENCH_RUNS'] ?? 21);
@@ -60,7 +61,7 @@ const loadRate = Number(process.env['BENCH_LOAD_RATE'] ?? 40);
 const loadDeadlineMs = Number(process.env['BENCH_LOAD_DEADLINE_MS'] ?? 5000);
 const IN_FLIGHT = 128;
 /**
- * BENCH_ONLY=restore,defrag runs only those groups of rows (status, agent, backup, restore, defrag, replace, recover, pitr);
+ * BENCH_ONLY=restore,defrag runs only those groups of rows (status, agent, backup, restore, defrag, replace, recover, pitr, writer);
  * unset: all of them. The data load runs whenever a group after status is chosen.
  */
 const only = new Set((process.env['BENCH_ONLY'] ?? '').split(',').filter(Boolean));
@@ -122,7 +123,14 @@ async function main(): Promise<void> {
     if (want('status')) rows.push(await benchStatus(binaries, endpoints, runs, dir, build.cli));
     if (want('agent'))
       rows.push(await benchAgent({ cli: build.cli, binaries, dir, quota, env: process.env, log }));
-    if (want('data') || want('backup') || want('restore') || want('defrag') || want('replace')) {
+    if (
+      want('data') ||
+      want('backup') ||
+      want('restore') ||
+      want('defrag') ||
+      want('replace') ||
+      want('writer')
+    ) {
       const leader = status.members.find((m) => m.isLeader)?.endpoint ?? endpoints[0] ?? '';
       if (seedSnapshot === undefined) {
         log(`writing a GreptimeDB-shaped database of ${dbMib} MiB to the leader ${leader}`);
@@ -177,6 +185,18 @@ async function main(): Promise<void> {
             env: ctx.env,
             log,
           })),
+        );
+      }
+      if (want('writer')) {
+        // The snapshot to rewrite: the seed when there is one, else a fresh one of the loaded database.
+        const file = seedSnapshot ?? saveSnapshot ?? path.join(dir, 'writer-input.db');
+        if (file !== seedSnapshot && file !== saveSnapshot)
+          await timeProcess(binaries.etcdctl, [`--endpoints=${follower}`, 'snapshot', 'save', file], {
+            env: ctx.env,
+            cwd: dir,
+          });
+        rows.push(
+          ...(await benchWriter({ dist: build.dist, file, runs: backupRuns, dir, env: ctx.env, log })),
         );
       }
       const leaderClient = new MemberClient(parseEndpoint(leader), connection);
