@@ -10,7 +10,6 @@ import type { RestoreTarget } from '../../engine/restore.js';
 import { InputError, StewardError } from '../../errors.js';
 import type { EtcdBinaries } from '../../runtime/etcd-binaries.js';
 import type { ConnectionOptions } from '../../etcd/member-client.js';
-import type { OutputFormat } from '../output.js';
 import { printJson, progress, renderTable } from '../output.js';
 import { revisionProgress } from '../progress.js';
 import { storageFor } from '../context.js';
