@@ -315,6 +315,7 @@ async function main(): Promise<void> {
     }
     // Point-in-time restore (its own cluster and agent); figures also in bench-results/pitr.json.
     if (want('pitr')) log(`pitr: ${JSON.stringify(await (await import('./pitr.js')).benchPitr())}`);
+    if (want('fold')) log(`fold: ${JSON.stringify(await (await import('./pitr-fold.js')).benchFold())}`);
   } catch (error) {
     failure = error instanceof Error ? error : new Error(JSON.stringify(error));
   } finally {

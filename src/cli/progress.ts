@@ -42,3 +42,25 @@ export async function byteProgress(format: OutputFormat, label: string): Promise
     },
   };
 }
+
+/** A revisions progress bar labelled `label` (done/total, rate, ETA) on a terminal; silent otherwise or with -o json. */
+export async function revisionProgress(format: OutputFormat, label: string) {
+  if (format === 'json' || !process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
+  const { SingleBar } = (await import('cli-progress')).default;
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: '{label} [{bar}] {value}/{total} revisions at {rate}/s, ETA {eta_formatted}',
+    hideCursor: true,
+  });
+  let shown = false;
+  return {
+    update(done: number, total: number, rate: number) {
+      if (!shown) bar.start(Math.max(total, done), done, { rate: Math.round(rate), label });
+      else bar.update(done, { rate: Math.round(rate), label });
+      shown = true;
+    },
+    stop() {
+      if (shown) bar.stop();
+    },
+  };
+}

@@ -208,6 +208,8 @@ const backup = z
     schedule: cronExpression.optional(),
     /** When the agent restores the newest backup into a throwaway cluster to prove it works. */
     drillSchedule: cronExpression.optional(),
+    /** When the agent folds the newest chain (backup + change log) into a new backup (`backup compact`). */
+    compactSchedule: cronExpression.optional(),
     retention: z
       .strictObject({
         keepLast: z.number().int().min(1).optional(),

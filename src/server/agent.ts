@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Spec } from '../config/spec.js';
 import { readCatalog, findBackup } from '../engine/backup/catalog.js';
 import { createBackup } from '../engine/backup/create.js';
+import { compactChain } from '../engine/backup/compact.js';
 import { drillBackup } from '../engine/backup/drill.js';
 import type { BackupManifest } from '../engine/backup/manifest.js';
 import { pruneBackups } from '../engine/backup/prune.js';
@@ -213,6 +214,11 @@ class Care implements AgentCore {
         ),
       );
     }
+    if (backup?.compactSchedule && this.storage) {
+      this.scheduler.add('compact', backup.compactSchedule, () =>
+        this.tick('compact', () => this.submitCompact('schedule')),
+      );
+    }
     if (defrag.schedule) {
       this.scheduler.add('defrag', defrag.schedule, () =>
         this.tick('defrag', () => this.submitDefrag('schedule')),
@@ -261,7 +267,7 @@ class Care implements AgentCore {
     await this.polling;
   }
 
-  private tick(kind: 'backup' | 'drill' | 'defrag', submit: () => unknown): void {
+  private tick(kind: 'backup' | 'drill' | 'defrag' | 'compact', submit: () => unknown): void {
     if (this.jobs.pending(kind)) {
       this.log.warn(
         { schedule: kind },
@@ -457,6 +463,31 @@ class Care implements AgentCore {
       if (!result.ok)
         throw new JobFailure(`restore drill of ${result.name} failed: ${result.detail}`, summary);
       return summary;
+    });
+  }
+
+  /** Folds the newest chain into a new backup (`backup compact`), offline: the cluster is not asked. */
+  submitCompact(trigger: JobTrigger): Job {
+    const storage = this.requireStorage();
+    return this.jobs.submit('compact', trigger, async (signal) => {
+      const spec = this.options.spec;
+      const result = await compactChain({
+        storage,
+        clusterName: this.clusterName,
+        compression: spec.backup?.compression ?? 'gzip',
+        encryption: await encryptionFor(spec),
+        keys: await keysFor({}, spec),
+        signal,
+      });
+      await this.refreshCatalog(signal);
+      return {
+        from: result.from.backup,
+        backup: result.backup?.name ?? null,
+        revision: result.backup?.revision ?? result.from.revision,
+        revisions: result.fold?.revisions ?? 0,
+        revisionsPerSecond: result.fold?.revisionsPerSecond ?? 0,
+        size: result.backup?.size ?? 0,
+      };
     });
   }
 

@@ -219,6 +219,14 @@ export const jobResults = {
   prune: z.strictObject({ removed: z.array(text), kept: z.array(text) }),
   verify: z.strictObject({ backup: text, ok: z.boolean(), problems: z.array(text) }),
   drill: z.strictObject({ backup: text, ok: z.boolean(), detail: text }),
+  compact: z.strictObject({
+    from: text.meta({ description: "the chain's backup that was folded" }),
+    backup: maybeText.meta({ description: 'the new backup; null when the chain had no log yet' }),
+    revision: z.number(),
+    revisions: z.number().meta({ description: 'change-log revisions folded' }),
+    revisionsPerSecond: z.number(),
+    size: z.number(),
+  }),
   defrag: defragReport,
   heal: z.strictObject({
     member: text,
@@ -275,6 +283,7 @@ export const job = z.discriminatedUnion('kind', [
   jobOf('prune', jobResults.prune),
   jobOf('verify', jobResults.verify),
   jobOf('drill', jobResults.drill),
+  jobOf('compact', jobResults.compact),
   jobOf('defrag', jobResults.defrag),
   jobOf('heal', jobResults.heal),
 ]);
@@ -323,6 +332,7 @@ export const namedSchemas = {
   PruneJobResult: jobResults.prune,
   VerifyJobResult: jobResults.verify,
   DrillJobResult: jobResults.drill,
+  CompactJobResult: jobResults.compact,
   HealJobResult: jobResults.heal,
   Job: job,
   Jobs: jobsReply,

@@ -6,7 +6,7 @@ export function buildBackupCommand(exit: ExitCode): Command {
   const run = runner(exit);
   const backup = new Command('backup')
     .description(
-      'snapshots into files/NFS or S3, with a catalog: create, list, verify, prune, delete, import',
+      'snapshots into files/NFS or S3, with a catalog: create, list, verify, prune, delete, import, compact',
     )
     .option(
       '--storage <url>',
@@ -102,6 +102,18 @@ export function buildBackupCommand(exit: ExitCode): Command {
     )
     .action(function (this: Command, file: string) {
       return backupAction((m) => m.backupImportCommand(file, globals(this)))();
+    });
+  backup
+    .command('compact')
+    .description(
+      'fold a chain (a backup + its change log) into a new full backup offline, check it, store it: the log goes on from it',
+    )
+    .argument('[backup]', "the chain's backup (default: latest, the newest backup)")
+    .addOption(new Option('--compression <kind>', 'compress the stored snapshot').choices(['gzip', 'none']))
+    .action(function (this: Command, name: string | undefined) {
+      return run(async () =>
+        (await import('./backup-compact.js')).backupCompactCommand(name, globals(this)),
+      )();
     });
   return backup;
 }

@@ -10,8 +10,8 @@ import type { RestoreTarget } from '../../engine/restore.js';
 import { InputError, StewardError } from '../../errors.js';
 import type { EtcdBinaries } from '../../runtime/etcd-binaries.js';
 import type { ConnectionOptions } from '../../etcd/member-client.js';
-import type { OutputFormat } from '../output.js';
 import { printJson, progress, renderTable } from '../output.js';
+import { revisionProgress } from '../progress.js';
 import { storageFor } from '../context.js';
 import type { RestoreOptions } from './restore.js';
 
@@ -40,28 +40,6 @@ export function pointInTimeTarget(options: {
   return undefined;
 }
 
-/** A revisions progress bar (rate, ETA) on a terminal; silent otherwise or with -o json. */
-async function revisionProgress(format: OutputFormat) {
-  if (format === 'json' || !process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
-  const { SingleBar } = (await import('cli-progress')).default;
-  const bar = new SingleBar({
-    stream: process.stderr,
-    format: 'replay [{bar}] {value}/{total} revisions at {rate}/s, ETA {eta_formatted}',
-    hideCursor: true,
-  });
-  let shown = false;
-  return {
-    update(done: number, total: number, rate: number) {
-      if (!shown) bar.start(Math.max(total, done), done, { rate: Math.round(rate) });
-      else bar.update(done, { rate: Math.round(rate) });
-      shown = true;
-    },
-    stop() {
-      if (shown) bar.stop();
-    },
-  };
-}
-
 export async function pointInTimeCommand(
   reference: string,
   options: RestoreOptions,
@@ -75,7 +53,7 @@ export async function pointInTimeCommand(
   },
 ): Promise<number> {
   const storage = await storageFor(options, context.spec);
-  const bar = await revisionProgress(options.output);
+  const bar = await revisionProgress(options.output, options.replayThroughEtcd ? 'replay' : 'fold');
   let result: PointInTimeResult;
   try {
     result = await restorePointInTime({
@@ -89,6 +67,7 @@ export async function pointInTimeCommand(
       live: context.live,
       yes: options.yes === true,
       keys: await keysFor(options, context.spec),
+      method: options.replayThroughEtcd === true ? 'replay' : 'fold',
       onProgress: (message) => {
         bar.stop();
         progress(options.output, message);
@@ -118,7 +97,7 @@ function formatPointInTime(result: PointInTimeResult): string {
     ],
     ['restored to', `revision ${p.revision}${p.committedAt ? `, committed about ${p.committedAt}` : ''}`],
     [
-      'replay',
+      p.method,
       `${p.replay.revisions} revisions, ${p.replay.events} events from ${p.segments} segments in ${(p.replay.durationMs / 1000).toFixed(1)} s (${p.replay.revisionsPerSecond}/s)`,
     ],
     [

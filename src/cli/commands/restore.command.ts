@@ -40,6 +40,10 @@ export function buildRestoreCommand(exit: ExitCode): Command {
       'point in time: the last revision committed at or before this ISO 8601 time (e.g. 2026-12-04T15:04:05Z)',
     )
     .option(
+      '--replay-through-etcd',
+      'point in time: replay the log into a throwaway etcd member (one Txn per revision) instead of folding it offline (the fallback)',
+    )
+    .option(
       '--runtime <kind>',
       'local (default) or kubernetes: print the new cluster’s manifests, whose init containers restore each member',
     )

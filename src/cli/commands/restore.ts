@@ -26,6 +26,8 @@ export interface RestoreOptions extends GlobalOptions {
   readonly skipHashCheck?: boolean;
   readonly toRevision?: string;
   readonly toTime?: string;
+  /** Point in time: replay through a throwaway etcd member instead of the offline fold. */
+  readonly replayThroughEtcd?: boolean;
   /** An age identity file for an encrypted backup. */
   readonly identity?: string;
   /** `kubernetes`: print the new cluster's manifests (init containers restore each member). */

@@ -11,7 +11,7 @@ export const MANIFEST_FORMAT = 1;
 const verification = z.object({
   at: z.string(),
   ok: z.boolean(),
-  by: z.enum(['create', 'verify', 'import']),
+  by: z.enum(['create', 'verify', 'import', 'compact']),
   problems: z.array(z.string()).default([]),
   /** `stored`: an encrypted backup checked without its identity (stored bytes only); absent: everything. */
   scope: z.enum(['full', 'stored']).optional(),
@@ -22,7 +22,8 @@ export const manifestSchema = z.object({
   name: z.string(),
   /** Key of the snapshot object in the storage. */
   object: z.string(),
-  source: z.enum(['snapshot', 'import']),
+  /** `compact`: folded offline from a chain's snapshot and change log (`backup compact`), see `compactedFrom`. */
+  source: z.enum(['snapshot', 'import', 'compact']),
   cluster: z.object({ name: z.string(), id: z.string().nullable() }),
   member: z.object({
     id: z.string().nullable(),
@@ -48,6 +49,10 @@ export const manifestSchema = z.object({
   createdAt: z.string(),
   durationMs: z.number(),
   importedFrom: z.string().nullable().default(null),
+  /** `backup compact`: the backup and change-log revisions it was folded from. */
+  compactedFrom: z
+    .object({ backup: z.string(), fromRevision: z.number(), toRevision: z.number(), segments: z.number() })
+    .optional(),
   lastVerification: verification,
   /** Result of the last restore drill (restore issue); null until one ran. */
   drill: z.object({ at: z.string(), ok: z.boolean(), detail: z.string() }).nullable().default(null),

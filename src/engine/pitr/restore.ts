@@ -1,22 +1,16 @@
 /**
- * Point-in-time restore: the newest snapshot at or before the target, replayed up to the target
- * revision in a throwaway single member (`--unsafe-no-fsync`, one Txn per original revision so
- * revisions line up), checked against the log's own record, snapshotted, and that snapshot
- * restored through the ordinary restore path into the real membership.
+ * Point-in-time restore: the newest snapshot at or before the target and its change log, folded
+ * offline into a snapshot at the target (fold.ts: no etcd, the base's buckets with the log's
+ * revisions appended), checked against the log's own record, and that snapshot restored through
+ * the ordinary restore path into the real membership. `method: 'replay'` (the CLI's
+ * `--replay-through-etcd`) replays the log into a throwaway member instead (replay-member.ts).
  */
-import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { parseSpec } from '../../config/load.js';
 import type { Spec } from '../../config/spec.js';
-import { parseEndpoint } from '../../etcd/endpoint.js';
-import { MemberClient, type ConnectionOptions } from '../../etcd/member-client.js';
+import type { ConnectionOptions } from '../../etcd/member-client.js';
 import { StewardError } from '../../errors.js';
 import type { EtcdBinaries } from '../../runtime/etcd-binaries.js';
-// Not openRuntime: the replay runs in a throwaway local member on this machine, whatever
-// runtime the cluster being restored has.
-import { LocalRuntime } from '../../runtime/local/cluster.js';
 import type { BackupStorage } from '../../storage/storage.js';
 import { readCatalog } from '../backup/catalog.js';
 import type { DecryptionKeys } from '../backup/encryption.js';
@@ -25,12 +19,11 @@ import { checkSnapshotFile } from '../backup/snapshot-facts.js';
 import { spoolDir } from '../backup/store.js';
 import { restoreSnapshot, type RestoreResult, type RestoreTarget } from '../restore.js';
 import { NetChanges, expectedDigest, snapshotDigest, type PitrDigest } from './digest.js';
+import { foldToSnapshotFile } from './fold-file.js';
 import { planPointInTime, type PointInTimeTarget } from './plan.js';
-import { replayRevisions, type ReplayProgress, type ReplayResult } from './replay.js';
-import { listSegments, readSegment, type LoggedRevision, type SegmentRef } from './segment.js';
-
-/** A lease first seen in the log whose TTL is unknown (it had expired by then) gets this. */
-const DEFAULT_LEASE_TTL_SECONDS = 60;
+import type { ReplayProgress, ReplayResult } from './replay.js';
+import { replayToSnapshotFile } from './replay-member.js';
+import { listSegments, readSegment } from './segment.js';
 
 export interface PointInTimeOptions {
   readonly storage: BackupStorage;
@@ -46,6 +39,8 @@ export interface PointInTimeOptions {
   readonly yes?: boolean;
   /** Identities for encrypted backups and segments. */
   readonly keys?: DecryptionKeys | undefined;
+  /** `fold` (default): build the snapshot at the target offline; `replay`: through a throwaway etcd member. */
+  readonly method?: 'fold' | 'replay' | undefined;
   readonly onProgress?: (message: string) => void;
   readonly onReplay?: (progress: ReplayProgress & { total: number }) => void;
   readonly signal?: AbortSignal;
@@ -59,6 +54,8 @@ export interface PointInTimeResult extends RestoreResult {
     readonly revision: number;
     readonly committedAt: string | null;
     readonly segments: number;
+    /** How the snapshot at the target was built (see `method`). */
+    readonly method: 'fold' | 'replay';
     readonly replay: ReplayResult & { readonly revisionsPerSecond: number };
     readonly expected: PitrDigest;
     readonly replayed: PitrDigest;
@@ -66,26 +63,6 @@ export interface PointInTimeResult extends RestoreResult {
     /** Time target beyond the log's end: the log's last revision (what was restored). */
     readonly logEndsBeforeTarget: boolean;
   };
-}
-
-async function* revisionsOf(
-  storage: BackupStorage,
-  segments: readonly SegmentRef[],
-  leases: Map<string, number>,
-  signal: AbortSignal | undefined,
-  keys: DecryptionKeys | undefined,
-): AsyncGenerator<LoggedRevision> {
-  // Read one segment ahead while the current one is replayed.
-  let next = segments[0] ? readSegment(storage, segments[0], { signal, keys }) : undefined;
-  for (let i = 0; i < segments.length; i += 1) {
-    const current = await (next as ReturnType<typeof readSegment>);
-    const following = segments[i + 1];
-    next = following ? readSegment(storage, following, { signal, keys }) : undefined;
-    next?.catch(() => undefined);
-    for (const [id, ttl] of Object.entries(current.manifest.leases ?? {}))
-      if (!leases.has(id) || ttl > 0) leases.set(id, ttl);
-    yield* current.revisions;
-  }
 }
 
 export async function restorePointInTime(options: PointInTimeOptions): Promise<PointInTimeResult> {
@@ -108,98 +85,38 @@ export async function restorePointInTime(options: PointInTimeOptions): Promise<P
   });
   await mkdir(spoolDir(), { recursive: true });
   const work = await mkdtemp(path.join(spoolDir(), 'pitr-'));
-  const replaySpec = parseSpec(
-    [
-      'name: pitr',
-      'members: 1',
-      `dataDir: ${JSON.stringify(path.join(work, 'cluster'))}`,
-      'etcd:',
-      `  version: "${options.binaries.line}"`,
-      '  unsafeNoFsync: true',
-      `  quotaBackendBytes: ${Math.max(options.spec.etcd.quotaBackendBytes, 8 * 2 ** 30)}`,
-      '  maxRequestBytes: 64MiB',
-      '  snapshotCount: 100000',
-      '  extraArgs: ["--max-txn-ops=1000000"]',
-      '',
-    ].join('\n'),
-    path.join(work, 'steward.yaml'),
-  );
-  const replayed = path.join(work, 'replayed.db');
-  const replaySide = { ...replaySpec, name: 'replay', dataDir: `${replaySpec.dataDir}-replay` };
-  const connection: ConnectionOptions = {
-    dialTimeoutMs: options.connection.dialTimeoutMs,
-    commandTimeoutMs: Math.max(options.connection.commandTimeoutMs, 30_000),
-    user: options.connection.user,
-    password: options.connection.password,
-  };
+  const replayed = path.join(work, 'at-target.db');
+  const method = options.method ?? 'fold';
   try {
-    say(`starting a throwaway member from ${plan.base.name} to replay into`);
-    const member = await restoreSnapshot({
-      file: baseFile,
-      spec: replaySpec,
-      binaries: options.binaries,
-      connection,
-      target: { kind: 'new-cluster', name: 'replay' },
-      skipHashCheck: plan.base.etcdSha256 === null, // accepted at import with --skip-hash-check
-      signal: options.signal,
-    });
-    const client = new MemberClient(parseEndpoint(member.endpoints[0] as string), connection);
-    const keepAlives: { stop: () => void }[] = [];
-    let replay: ReplayResult;
     const changes = new NetChanges();
-    const leases = new Map<string, number>();
-    try {
-      // Leases of the snapshot are kept alive while replaying, so none expires and deletes keys
-      // (which would add revisions the log does not have).
-      const keep = (id: string) => keepAlives.push(client.keepAlive(id, 1000, () => undefined));
-      for (const id of await client.leaseIds()) keep(id);
-      const total = plan.upToRevision - plan.base.revision;
-      const timeMs = 'timeMs' in target ? target.timeMs : undefined;
-      const upTo = 'revision' in target ? target.revision : undefined;
-      replay = await replayRevisions({
-        client,
+    const total = plan.upToRevision - plan.base.revision;
+    let replay: ReplayResult;
+    if (method === 'replay') {
+      replay = await replayToSnapshotFile(options, plan, baseFile, work, replayed, (r) => changes.apply(r));
+    } else {
+      say(`folding ${plan.base.name} and the change log into a snapshot at the target (offline)`);
+      const folded = await foldToSnapshotFile({
+        storage: options.storage,
+        baseFile,
         baseRevision: plan.base.revision,
-        source: (async function* () {
-          for await (const r of revisionsOf(
-            options.storage,
-            plan.segments,
-            leases,
-            options.signal,
-            options.keys,
-          )) {
-            if (upTo !== undefined && r.r > upTo) return;
-            if (timeMs !== undefined && r.t > timeMs) return;
-            changes.apply(r);
-            yield r;
-          }
-        })(),
-        ensureLease: async (id) => {
-          const ttl = leases.get(id) || DEFAULT_LEASE_TTL_SECONDS;
-          try {
-            await client.grantLease(ttl, id);
-          } catch (error) {
-            if (!/lease already exists/i.test((error as Error).message)) throw error;
-          }
-          keep(id);
-        },
+        segments: plan.segments,
+        upTo: target,
+        out: replayed,
+        keys: options.keys,
+        onRevision: (r) => changes.apply(r),
         onProgress: (p) => options.onReplay?.({ ...p, total }),
         signal: options.signal,
       });
-      if (upTo !== undefined && replay.lastRevision !== upTo) {
+      replay = { ...folded, resent: 0 };
+      if ('revision' in target && replay.lastRevision !== target.revision) {
         throw new StewardError(
-          `the replay reached revision ${replay.lastRevision}, not ${upTo}: the change log ends early`,
+          `the fold reached revision ${replay.lastRevision}, not ${target.revision}: the change log ends early`,
           { hint: 'pick a revision inside the recovery window (`etcd-steward backup list`)' },
         );
       }
       say(
-        `replayed ${replay.revisions} revisions (${replay.events} events) in ${(replay.durationMs / 1000).toFixed(1)} s; taking its snapshot`,
+        `folded ${replay.revisions} revisions (${replay.events} events) in ${(replay.durationMs / 1000).toFixed(1)} s: ${folded.bytes} bytes`,
       );
-      const snap = await client.snapshot();
-      await pipeline(snap.bytes, createWriteStream(replayed));
-    } finally {
-      for (const k of keepAlives) k.stop();
-      client.close();
-      await new LocalRuntime(replaySide).stop(2_000).catch(() => undefined);
     }
     const facts = await checkSnapshotFile(replayed);
     const [expected, actual] = await Promise.all([
@@ -213,7 +130,7 @@ export async function restorePointInTime(options: PointInTimeOptions): Promise<P
       expected.keyCount === actual.keyCount;
     if (!verified) {
       throw new StewardError(
-        `the replayed keyspace is not what the change log records: revision ${facts.revision} (expected ${replay.lastRevision}), ${actual.keyCount} keys (expected ${expected.keyCount}), digest ${actual.sha256 === expected.sha256 ? 'equal' : 'different'}`,
+        `the keyspace built at the target is not what the change log records: revision ${facts.revision} (expected ${replay.lastRevision}), ${actual.keyCount} keys (expected ${expected.keyCount}), digest ${actual.sha256 === expected.sha256 ? 'equal' : 'different'}`,
         {
           hint: 'nothing was restored; report this with the backup list (`etcd-steward backup list -o json`)',
         },
@@ -243,6 +160,7 @@ export async function restorePointInTime(options: PointInTimeOptions): Promise<P
         revision: replay.lastRevision,
         committedAt: replay.lastTimeMs === null ? null : new Date(replay.lastTimeMs).toISOString(),
         segments: plan.segments.length,
+        method,
         replay: {
           ...replay,
           revisionsPerSecond: Math.round(replay.revisions / Math.max(0.001, replay.durationMs / 1000)),
