@@ -21,12 +21,7 @@ export {
   type VerifyOptions,
   type VerifyReport,
 } from './inspect.js';
-export {
-  HashKvUnavailableError,
-  hashKvCompactRevision,
-  snapshotHashKv,
-  type HashKvValue,
-} from './hashkv.js';
+export { HashKvUnavailableError, hashKvCompactRevision, snapshotHashKv, type HashKvValue } from './hashkv.js';
 export { Snapshot, openSnapshot, type KeyValueOptions, type RevisionRecord } from './snapshot.js';
 export { hasTrailer, type TrailerCheck, type TrailerStatus } from './trailer.js';
 export { type OpenOptions, type Unseal } from './positional-file.js';

@@ -63,9 +63,7 @@ export const manifestSchema = z.object({
    * (create or verify): what every member of a restored cluster must answer. Absent in older
    * manifests and where it cannot be computed offline (an unfinished compaction).
    */
-  hashKv: z
-    .object({ hash: z.number(), revision: z.number(), compactRevision: z.number() })
-    .optional(),
+  hashKv: z.object({ hash: z.number(), revision: z.number(), compactRevision: z.number() }).optional(),
 });
 
 export type BackupManifest = z.infer<typeof manifestSchema>;

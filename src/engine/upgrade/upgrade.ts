@@ -434,7 +434,9 @@ async function clusterVersionOf(
     (a, b) => Number(b.isLeader === true) - Number(a.isLeader === true),
   );
   for (const m of ordered) {
-    const answer = await memberVersions(parseEndpoint(m.endpoint), pollConnection(connection)).catch(() => undefined);
+    const answer = await memberVersions(parseEndpoint(m.endpoint), pollConnection(connection)).catch(
+      () => undefined,
+    );
     if (answer?.cluster) return answer.cluster;
   }
   return undefined;
