@@ -19,6 +19,7 @@ describe('completion', () => {
   it('offers commands, subcommands and the flags of the command typed so far', () => {
     assert.deepEqual(completions(program, ['ba']), ['backup']);
     assert.deepEqual(completions(program, ['backup', '']), [
+      'compact',
       'create',
       'delete',
       'import',

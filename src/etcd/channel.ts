@@ -268,6 +268,16 @@ export class MemberChannel {
         finish(new GrpcCallError(GrpcStatus.UNAVAILABLE, transportReason(error), { cause: error })),
       );
       stream.on('close', () => {
+        const reset = stream?.rstCode;
+        if (
+          reset !== undefined &&
+          reset !== http2.constants.NGHTTP2_NO_ERROR &&
+          trailers['grpc-status'] === undefined &&
+          headers['grpc-status'] === undefined
+        ) {
+          finish(resetError(reset));
+          return;
+        }
         const result = readResponse(headers, trailers, Buffer.concat(chunks));
         if (result instanceof GrpcCallError) finish(result);
         else finish(undefined, result);
@@ -278,6 +288,15 @@ export class MemberChannel {
       stream.end(Buffer.concat([frame, body]));
     });
   }
+}
+
+/** A call the member reset (RST_STREAM) before any gRPC status, as gRPC clients report it. */
+function resetError(code: number): GrpcCallError {
+  const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
+  if (code === NGHTTP2_CANCEL) return new GrpcCallError(GrpcStatus.CANCELLED, 'Call cancelled');
+  if (code === NGHTTP2_REFUSED_STREAM)
+    return new GrpcCallError(GrpcStatus.UNAVAILABLE, 'Stream refused by server');
+  return new GrpcCallError(GrpcStatus.INTERNAL, `Received RST_STREAM with code ${code}`);
 }
 
 /** The response message, or the call's failure from its status and HTTP/2 headers. */
@@ -318,7 +337,14 @@ function readResponse(
 
 /** A transport failure's message as grpc-js put it ("…Last error: …"), so errors.ts explains it the same way. */
 function transportReason(error: Error): string {
-  return `No connection established. Last error: ${error.message}`;
+  // A call sent while the session connects fails with "The pending stream has been canceled";
+  // the connection's own error (ECONNREFUSED, a TLS failure) is its cause, and is what to say.
+  const cause = (error as { cause?: unknown }).cause;
+  const root =
+    error.message.startsWith('The pending stream has been canceled') && cause instanceof Error
+      ? cause
+      : error;
+  return `No connection established. Last error: ${root.message}`;
 }
 
 function isStaleToken(error: unknown): boolean {

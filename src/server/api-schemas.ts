@@ -39,6 +39,9 @@ export const memberRow = z.strictObject({
   name: maybeText,
   version: maybeText,
   storageVersion: maybeText,
+  clusterVersion: maybeText
+    .optional()
+    .meta({ description: "the cluster version this member reports (its /version endpoint's etcdcluster)" }),
   dbSize: maybeNumber.meta({ description: 'bytes' }),
   dbSizeInUse: maybeNumber,
   fragmentationPercent: maybeNumber,

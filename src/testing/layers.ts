@@ -47,8 +47,9 @@ export const PEERS: readonly PeerImport[] = [
   {
     from: 'etcd',
     to: 'snapshot',
-    typeOnly: true,
-    reason: 'one KeyValue type (snapshot/etcd-records.ts) for member reads, watch events and snapshot reads',
+    typeOnly: false,
+    reason:
+      "one KeyValue type and one protobuf wire reader (snapshot/etcd-records.ts) for etcd's messages: member reads, watch events, unary replies and snapshot reads",
   },
   {
     from: 'config',
