@@ -6,8 +6,7 @@ import { s3SettingsFrom } from '../config/storage-settings.js';
 import type { ConnectionOptions } from '../etcd/member-client.js';
 import { InputError } from '../errors.js';
 import type { KubeTarget } from '../runtime/kubernetes/kube-client.js';
-import { openRuntime } from '../runtime/open.js';
-import { namesByEndpoint, type ClusterRuntime } from '../runtime/runtime.js';
+import type { ClusterRuntime } from '../runtime/runtime.js';
 import type { BackupStorage } from '../storage/storage.js';
 import type { OutputFormat } from './output.js';
 
@@ -80,6 +79,11 @@ export async function clusterTarget(options: GlobalOptions & KubeTarget): Promis
   const name = spec?.name ?? 'etcd';
   if (flagged !== undefined) return { spec, name, endpoints: flagged, names: undefined, runtime: undefined };
   if (!spec) throw new InputError('no endpoints'); // loadSpec(required) already threw
+  // Loaded here, not at the top: with --endpoints no runtime (the local one is the larger) loads.
+  const [{ openRuntime }, { namesByEndpoint }] = await Promise.all([
+    import('../runtime/open.js'),
+    import('../runtime/runtime.js'),
+  ]);
   const runtime = await openRuntime(spec, {
     kubernetes: { kubeconfig: options.kubeconfig, context: options.context },
   });

@@ -1,13 +1,9 @@
 /** Printing results: tables for people, one JSON document for scripts, progress on stderr. */
 import Table from 'cli-table3';
 
-/** table: the compact columns for people; wide: every column; json: one document for scripts. */
-export type OutputFormat = 'table' | 'wide' | 'json';
+import type { OutputFormat } from './print-json.js';
 
-/** Prints one JSON document on stdout; undefined fields become null so field names stay stable. */
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, (_key, v: unknown) => (v === undefined ? null : v), 2)}\n`);
-}
+export { printJson, type OutputFormat } from './print-json.js';
 
 /** No rule between rows: a table reads as a list, as etcdctl's and kubectl's do. */
 const NO_ROW_RULES = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ClusterStatus, MemberStatusRow } from '../../engine/status.js';
 import { fitWidths, renderTable } from '../output.js';
-import { formatStatus } from './status.js';
+import { formatStatus } from './status-format.js';
 
 function member(i: number, over: Partial<MemberStatusRow> = {}): MemberStatusRow {
   return {

@@ -10,7 +10,7 @@ import { resolveEtcd } from '../../runtime/etcd-binaries.js';
 import { LocalClusterRuntime } from '../../runtime/local/runtime.js';
 import { connectionFor, loadSpec, requireLocal, type GlobalOptions } from '../context.js';
 import { printJson, progress } from '../output.js';
-import { formatStatus } from './status.js';
+import { formatStatus } from './status-format.js';
 import type { Agent } from '../../server/agent.js';
 import { watchShutdown, type Shutdown } from '../shutdown.js';
 
