@@ -80,6 +80,7 @@ export async function benchFoldOffline(): Promise<Record<string, unknown>> {
       await session.post('Profiler.enable');
       await session.post('Profiler.start');
     }
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     const folded = await foldToSnapshotFile({
       storage,
@@ -90,6 +91,8 @@ export async function benchFoldOffline(): Promise<Record<string, unknown>> {
       onRevision: (r) => changes.apply(r),
     });
     const ms = performance.now() - started;
+    const cpu = process.cpuUsage(cpuBefore);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
     if (session && profileFile) {
       const { profile } = await session.post('Profiler.stop');
       await writeFile(profileFile, JSON.stringify(profile));
@@ -102,6 +105,10 @@ export async function benchFoldOffline(): Promise<Record<string, unknown>> {
       revisions: folded.revisions,
       foldMs: Math.round(ms),
       foldRevisionsPerSecond: rate,
+      // What the fold costs in CPU (user + system of this process): steadier than the wall
+      // rate on a shared machine.
+      foldCpuMs: Math.round(cpuMs),
+      revisionsPerCpuSecond: Math.round(folded.revisions / (cpuMs / 1000)),
       bytes: folded.bytes,
       loadAverage: os
         .loadavg()
