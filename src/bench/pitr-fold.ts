@@ -17,18 +17,12 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'yaml';
 import { renderTable } from '../cli/output.js';
-import { writeSegment, type LoggedEvent, type LoggedRevision } from '../engine/pitr/segment.js';
 import { parseEndpoint } from '../etcd/endpoint.js';
 import { MemberClient } from '../etcd/member-client.js';
 import { openStorage } from '../storage/open.js';
 import { runCli } from '../testing/harness.js';
-import {
-  Random,
-  procedureStepValue,
-  tableInfoValue,
-  tableRouteValue,
-  type TableRecord,
-} from './greptime-values.js';
+import { tableInfoValue, tableRouteValue } from './greptime-values.js';
+import { foldBenchTables, writeSyntheticLog } from './pitr-fold-log.js';
 
 const log = (message: string) => process.stderr.write(`bench fold: ${message}\n`);
 
@@ -48,7 +42,6 @@ export async function benchFold(): Promise<Record<string, unknown>> {
       backup: { storage: './backups', retention: { keepLast: 100 } },
     }),
   );
-  const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
   try {
     const up = await runCli(['--config', specFile, 'up', '--detach', '-o', 'json'], { env });
     if (up.code !== 0) throw new Error(`up failed: ${up.stderr}`);
@@ -59,17 +52,7 @@ export async function benchFold(): Promise<Record<string, unknown>> {
         commandTimeoutMs: 30_000,
       },
     );
-    const random = new Random(7);
-    const tables: TableRecord[] = Array.from({ length: tableCount }, (_, i) => ({
-      id: 1024 + i,
-      catalog: 'greptime',
-      schema: 'public',
-      name: `t${i}`,
-      infoBytes: random.int(2048, 20480),
-      version: 1,
-      partitions: random.int(1, 8),
-      routeVersion: 1,
-    }));
+    const tables = foldBenchTables(tableCount);
     // Key → [create revision, version] as etcd will have them.
     const state = new Map<string, [number, number]>();
     let head = 1;
@@ -91,39 +74,7 @@ export async function benchFold(): Promise<Record<string, unknown>> {
     head = base.revision;
     log(`base at revision ${head} (${base.size} bytes); writing ${revisions} synthetic revisions`);
     const storage = await openStorage(path.join(dir, 'backups'));
-    let batch: LoggedRevision[] = [];
-    let batchBytes = 0;
-    const t0 = Date.now() - revisions * 2; // 500 writes/s
-    for (let i = 0; i < revisions; i += 1) {
-      const t = tables[i % tables.length] as TableRecord;
-      const kind = i % 5;
-      let key: string;
-      let value: string;
-      if (kind === 0) {
-        t.version += 1;
-        key = `__table_info/${t.id}`;
-        value = tableInfoValue(t);
-      } else if (kind < 3) {
-        t.routeVersion += 1;
-        key = `__table_route/${t.id}`;
-        value = tableRouteValue(t);
-      } else {
-        key = `__procedure__/${i % 500}`;
-        value = procedureStepValue(`p${i}`, t.id);
-      }
-      head += 1;
-      const before = state.get(key);
-      const cn: [number, number] = before ? [before[0], before[1] + 1] : [head, 1];
-      state.set(key, cn);
-      const e: LoggedEvent = { k: b64(key), v: b64(value), c: cn[0], n: cn[1] };
-      batch.push({ r: head, t: t0 + i * 2, e: [e] });
-      batchBytes += value.length * 1.4;
-      if (batchBytes > 16 * 2 ** 20 || i === revisions - 1) {
-        await writeSegment(storage, 'bench', batch, {});
-        batch = [];
-        batchBytes = 0;
-      }
-    }
+    head = await writeSyntheticLog(storage, tables, state, head, revisions);
     const started = Date.now();
     const restore = await runCli(
       [

@@ -28,16 +28,19 @@ export function u64BE(value: number | bigint): Buffer {
   return out;
 }
 
-/** Protobuf writer for the few messages a fold needs. */
+/** Bytes a field holds: raw, or base64 text decoded straight into the message (no copy between). */
+type FieldBytes = Uint8Array | { readonly base64: string };
+
+/**
+ * Protobuf writer for the few messages a fold needs: field headers are collected as numbers and
+ * `finish` allocates the message once, copying (or base64-decoding) each bytes field into place.
+ */
 class ProtoWriter {
+  /** Header bytes, and for each bytes field its position in them and its source. */
   private readonly parts: number[] = [];
-  private readonly chunks: Buffer[] = [];
-  private flushBytes(): void {
-    if (this.parts.length > 0) {
-      this.chunks.push(Buffer.from(this.parts));
-      this.parts.length = 0;
-    }
-  }
+  private readonly fields: { field: number; tagAt: number; at: number; value: FieldBytes; length: number }[] =
+    [];
+  private size = 0;
   private varint(value: bigint): void {
     let v = BigInt.asUintN(64, value);
     while (v >= 0x80n) {
@@ -63,24 +66,51 @@ class ProtoWriter {
     return this;
   }
   /** A bytes field; left out when empty (proto3). */
-  bytes(field: number, value: Uint8Array): this {
-    if (value.length === 0) return this;
+  bytes(field: number, value: FieldBytes): this {
+    const length = value instanceof Uint8Array ? value.length : Buffer.byteLength(value.base64, 'base64');
+    if (length === 0) return this;
+    const tagAt = this.parts.length;
     this.parts.push((field << 3) | 2);
-    this.smallVarint(value.length);
-    this.flushBytes();
-    this.chunks.push(Buffer.from(value.buffer, value.byteOffset, value.length));
+    this.smallVarint(length);
+    this.fields.push({ field, tagAt, at: this.parts.length, value, length });
+    this.size += length;
     return this;
   }
   finish(): Buffer {
-    this.flushBytes();
-    return this.chunks.length === 1 ? Buffer.from(this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
+    const out = Buffer.allocUnsafe(this.parts.length + this.size);
+    let from = 0;
+    let to = 0;
+    const headers = (until: number) => {
+      for (; from < until; from += 1, to += 1) out[to] = this.parts[from] as number;
+    };
+    for (const f of this.fields) {
+      headers(f.at);
+      if (f.value instanceof Uint8Array) out.set(f.value, to);
+      else if (out.write(f.value.base64, to, f.length, 'base64') !== f.length) return this.slowFinish(); // not canonical base64: decode it on its own
+      to += f.length;
+    }
+    headers(this.parts.length);
+    return out;
+  }
+  /** The message with base64 fields decoded first (their length then comes from the decode). */
+  private slowFinish(): Buffer {
+    const w = new ProtoWriter();
+    let from = 0;
+    for (const f of this.fields) {
+      w.parts.push(...this.parts.slice(from, f.tagAt));
+      w.bytes(f.field, f.value instanceof Uint8Array ? f.value : Buffer.from(f.value.base64, 'base64'));
+      from = f.at;
+    }
+    w.parts.push(...this.parts.slice(from));
+    return w.finish();
   }
 }
 
 /** An mvccpb.KeyValue as etcd marshals it (key=1, create=2, mod=3, version=4, value=5, lease=6). */
 export function encodeKeyValue(kv: {
   key: Uint8Array;
-  value: Uint8Array;
+  /** The value, or its base64 text (as the change log holds it), decoded into the message. */
+  value: Uint8Array | { readonly base64: string };
   createRevision: number;
   modRevision: number;
   version: number;

@@ -275,7 +275,7 @@ class FoldState {
         revisionKey(r.r, sub, false),
         encodeKeyValue({
           key,
-          value: Buffer.from(e.v, 'base64'),
+          value: { base64: e.v },
           createRevision: c,
           modRevision: r.r,
           version: n,

@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer, text } from 'node:stream/consumers';
+import { isAscii } from 'node:buffer';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { StewardError } from '../../errors.js';
 import type { BackupStorage, CallOptions } from '../../storage/storage.js';
@@ -168,6 +169,19 @@ export async function listSegments(storage: BackupStorage, options: CallOptions 
 /** A segment whose object does not match its manifest. */
 export class SegmentDamagedError extends StewardError {}
 
+/** The most a segment's lines are inflated into at once (the gzip trailer's size is a hint). */
+const MAX_INFLATE_CHUNK = 256 << 20;
+
+/**
+ * gunzip in one output chunk when the gzip trailer gives the size (ISIZE, the length mod 2^32):
+ * zlib's default 16 KiB chunks would be concatenated, copying the lines once more.
+ */
+function gunzipWhole(compressed: Buffer): Buffer {
+  const size = compressed.length >= 18 ? compressed.readUInt32LE(compressed.length - 4) : 0;
+  const chunkSize = Math.min(MAX_INFLATE_CHUNK, Math.max(64 << 10, size + 1));
+  return gunzipSync(compressed, { chunkSize });
+}
+
 /**
  * Reads a segment's manifest and revisions, checking the object's SHA-256 against the manifest
  * (and, when encrypted, decrypting with `keys` and checking the lines' SHA-256).
@@ -190,7 +204,7 @@ export async function readSegment(
   const compressed = manifest.encryption
     ? await decryptBuffer(stored, options.keys, `change-log segment ${ref.object}`, manifest.encryption)
     : stored;
-  const raw = gunzipSync(compressed);
+  const raw = gunzipWhole(compressed);
   if (
     manifest.encryption &&
     createHash('sha256').update(raw).digest('hex') !== manifest.encryption.plaintextSha256
@@ -202,8 +216,9 @@ export async function readSegment(
       },
     );
   }
+  // The lines are JSON of base64 and numbers: ASCII, decoded without UTF-8's checks when so.
   const revisions = raw
-    .toString('utf8')
+    .toString(isAscii(raw) ? 'latin1' : 'utf8')
     .split('\n')
     .filter((line) => line.length > 0)
     .map((line) => JSON.parse(line) as LoggedRevision);
