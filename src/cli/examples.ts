@@ -26,7 +26,10 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'backup delete': ['etcd-steward backup delete etcd-20261206T041700Z-r1234'],
   'backup keygen': ['etcd-steward backup keygen --out /secure/etcd-backup.key'],
   'backup reencrypt': ['etcd-steward backup reencrypt --all --identity /secure/old.key'],
-  'backup compact': ['etcd-steward backup compact latest --compression gzip', 'etcd-steward backup compact -o json'],
+  'backup compact': [
+    'etcd-steward backup compact latest --compression gzip',
+    'etcd-steward backup compact -o json',
+  ],
   'backup import': ['etcd-steward backup import ./db-2026-12-06_04-00 --to file:///mnt/nfs/etcd-backups'],
   'snapshot inspect': [
     'etcd-steward snapshot inspect latest',
