@@ -195,6 +195,9 @@ export class MemberChannel {
       }),
     });
     session.on('connect', () => session.setLocalWindowSize(WINDOW));
+    // Every call in flight listens for the session's error and close (and stops when it ends):
+    // many concurrent calls are normal, not a leak.
+    session.setMaxListeners(0);
     // Failures reach the calls in flight through their own listeners; this keeps an error on an
     // idle session from being an uncaught 'error' event.
     session.on('error', () => undefined);
