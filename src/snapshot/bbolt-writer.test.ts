@@ -11,6 +11,7 @@ import { bbolt, findBbolt } from '../testing/bbolt-cli.js';
 import { Cleanup, tempDir } from '../testing/harness.js';
 import { writeBboltFile, type BboltBucketInput } from './bbolt-writer.js';
 import { Snapshot } from './snapshot.js';
+import { seededRandom } from '../testing/seeded-random.js';
 
 const cleanup = new Cleanup();
 after(() => cleanup.run());
@@ -19,18 +20,6 @@ type Pair = readonly [Buffer, Buffer];
 interface Bucket {
   readonly name: Buffer;
   readonly entries: Pair[];
-}
-
-/** A small seeded generator (mulberry32), so a failing case can be rerun with its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function bytes(rand: () => number, length: number): Buffer {
@@ -151,7 +140,7 @@ const SEED = Number(process.env['WRITER_SEED'] ?? Date.now() % 100000);
 describe('bbolt writer', () => {
   it(`writes random buckets our reader reads back exactly (seed ${SEED})`, async () => {
     const dir = await tempDir(cleanup, 'bbolt-writer');
-    const rand = random(SEED);
+    const rand = seededRandom(SEED);
     let deepest = 0;
     for (const [round, pageSize] of [4096, 8192, 16384, 4096].entries()) {
       const buckets = randomBuckets(rand, pageSize, round % 2 === 0);
@@ -281,7 +270,7 @@ describe('bbolt writer', () => {
       return;
     }
     const dir = await tempDir(cleanup, 'bbolt-writer-cli');
-    const rand = random(SEED + 1);
+    const rand = seededRandom(SEED + 1);
     for (const pageSize of [4096, 16384]) {
       const buckets = randomBuckets(rand, pageSize, true);
       const file = path.join(dir, `cli-${pageSize}.db`);

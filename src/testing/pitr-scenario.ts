@@ -23,20 +23,9 @@ import {
   writeSpec,
   type Cleanup,
 } from './harness.js';
+import { seededRandom } from './seeded-random.js';
 
 const connection: ConnectionOptions = { dialTimeoutMs: 5000, commandTimeoutMs: 60_000 };
-
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A random sequence of `steps` operations on keys `/{tag}/k00…k24`: puts, overwrites, deletes,
@@ -44,7 +33,7 @@ function random(seed: number): () => number {
  * revision after each step that changed something.
  */
 export async function randomWrites(client: MemberClient, tag: string, seed: number, steps: number) {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const key = () => `/${tag}/k${String(Math.floor(rnd() * 25)).padStart(2, '0')}`;
   const marks: number[] = [];
   const leases: string[] = [];
