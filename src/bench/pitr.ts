@@ -21,13 +21,8 @@ import { listSegments } from '../engine/pitr/segment.js';
 import { renderTable } from '../cli/output.js';
 import { openStorage } from '../storage/open.js';
 import { CLI, runCli } from '../testing/harness.js';
-import {
-  Random,
-  tableInfoValue,
-  tableRouteValue,
-  procedureStepValue,
-  type TableRecord,
-} from './greptime-values.js';
+import { foldBenchTables } from './pitr-fold-log.js';
+import { tableInfoValue, tableRouteValue, procedureStepValue, type TableRecord } from './greptime-values.js';
 
 const log = (message: string) => process.stderr.write(`bench pitr: ${message}\n`);
 
@@ -83,17 +78,7 @@ export async function benchPitr(): Promise<Record<string, unknown>> {
     log(
       `${members} member(s), ${rate} puts/s of GreptimeDB-shaped values for ${durationS} s, agent pid ${agent.pid}`,
     );
-    const random = new Random(7);
-    const tables: TableRecord[] = Array.from({ length: 2000 }, (_, i) => ({
-      id: 1024 + i,
-      catalog: 'greptime',
-      schema: 'public',
-      name: `t${i}`,
-      infoBytes: random.int(2048, 20480),
-      version: 1,
-      partitions: random.int(1, 8),
-      routeVersion: 1,
-    }));
+    const tables = foldBenchTables(2000);
     const acked = new Map<number, number>();
     const cpu0 = await procSample(agent.pid as number);
     const rss: number[] = [];
